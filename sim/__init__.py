@@ -1,0 +1,47 @@
+"""Agent-based simulation of Pakistan–Afghanistan policy dynamics.
+
+A thinking tool, not a forecast. The public interface (DESIGN §11):
+
+    import sim
+    frame = sim.run(scenario="baseline", seed=0, months=None, overrides=None)
+    model = sim.build_model(scenario="baseline", seed=0)   # then model.step(), model.frame()
+    metrics = sim.pattern_metrics(frame)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.model import PolicyModel
+
+__all__ = ["Config", "ConfigError", "build_model", "load_config", "pattern_metrics", "run"]
+
+
+def build_model(scenario: str | Config = "baseline", seed: int = 0, months: int | None = None,
+                overrides: dict | list | None = None) -> PolicyModel:
+    """Build a model from a scenario name plus overrides, or from a ready ``Config``."""
+    from sim.model import PolicyModel
+
+    if isinstance(scenario, Config):
+        if overrides:
+            raise ConfigError("overrides: give overrides with a scenario name, not with a ready Config")
+        return PolicyModel(scenario)
+    return PolicyModel(load_config(scenario, seed, months, overrides))
+
+
+def run(scenario: str | Config = "baseline", seed: int = 0, months: int | None = None,
+        overrides: dict | list | None = None) -> pd.DataFrame:
+    """Run a scenario to its end and return the tidy per-month frame."""
+    return build_model(scenario, seed, months, overrides).run().frame()
+
+
+def pattern_metrics(frame: pd.DataFrame, params=None) -> dict[str, float]:
+    """The "one step forward, two steps back" metrics of DESIGN §6 for one run's frame."""
+    from sim.metrics import pattern_metrics as _pattern_metrics
+
+    return _pattern_metrics(frame, params)

@@ -1,0 +1,519 @@
+"""Typed configuration: the schema of every parameter, and loading with one-line errors.
+
+The *values* (and their meaning and unit) live in ``configs/*.yaml``; this module
+holds only the schema: each field's type and allowed range. ``load_config`` composes
+the Hydra config for a scenario plus overrides and turns it into these dataclasses,
+so a typo, a wrong type or an out-of-range value stops the run before it starts
+with a single line naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+class ConfigError(ValueError):
+    """A bad parameter: the message is one line naming the field and what is allowed."""
+
+
+def bounded(lo: float | None = None, hi: float | None = None, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field whose value must lie in [lo, hi] (required unless a default is given)."""
+    return field(default=default, metadata={"range": (lo, hi)})
+
+
+def unit() -> Any:
+    """A share or probability in [0, 1]."""
+    return bounded(0.0, 1.0)
+
+
+def nonneg() -> Any:
+    return bounded(0.0, None)
+
+
+def signed() -> Any:
+    """An index in [-1, 1] (relations)."""
+    return bounded(-1.0, 1.0)
+
+
+# --------------------------------------------------------------------------- agents
+@dataclass(kw_only=True)
+class PakistanParams:
+    initial_stance: Literal["engage", "pressure"]
+    tolerance: float = bounded(0.0, 100_000.0)
+    pressure_memory: float = unit()
+    military_weight: float = unit()
+    economic_stress: float = unit()
+    choice_precision: float = bounded(0.0, 100.0)
+    learning_rate: float = unit()
+    attraction_decay: float = unit()
+    w_violence: float = nonneg()
+    w_trust: float = nonneg()
+    w_mediation: float = nonneg()
+    w_india_fear: float = nonneg()
+    w_military: float = nonneg()
+    w_economy: float = nonneg()
+    w_reciprocity: float = nonneg()
+    switch_cost: float = nonneg()
+    reward_violence_level: float = nonneg()
+    reward_violence_trend: float = nonneg()
+    reward_trade: float = nonneg()
+    reward_relations: float = nonneg()
+    connectivity_mediation_min: float = unit()
+    ttp_talks_prob: float = unit()
+    closure_pressure_ratio: float = nonneg()
+    repatriation_after_months: int = bounded(0, 1200)
+    un_accusation_prob: float = unit()
+    strike_pressure_ratio: float = nonneg()
+    strike_prob: float = unit()
+    ct_ops_engage: float = unit()
+    ct_ops_pressure: float = unit()
+
+
+@dataclass(kw_only=True)
+class TalibanParams:
+    initial_stance: Literal["engage", "pressure"]
+    cohesion: float = unit()
+    ttp_sanctuary: float = unit()
+    legitimacy_motive: float = nonneg()
+    choice_precision: float = bounded(0.0, 100.0)
+    learning_rate: float = unit()
+    attraction_decay: float = unit()
+    w_grievance: float = nonneg()
+    w_revenue: float = nonneg()
+    w_mediation: float = nonneg()
+    w_reciprocity: float = nonneg()
+    w_iskp_fear: float = nonneg()
+    switch_cost: float = nonneg()
+    reward_revenue: float = nonneg()
+    reward_grievance: float = nonneg()
+    reward_relations: float = nonneg()
+    restraint_engage: float = unit()
+    restraint_pressure: float = unit()
+    strike_restraint_boost: float = unit()
+    strike_restraint_memory: float = unit()
+    crackdown_threshold: float = unit()
+    grievance_memory: float = unit()
+    grievance_per_100k_forced: float = nonneg()
+    grievance_per_strike: float = nonneg()
+    grievance_per_closed_month: float = nonneg()
+    grievance_per_accusation: float = nonneg()
+    grievance_scale: float = bounded(1e-9, None)
+    retaliation_grievance: float = nonneg()
+    diversification_rate: float = unit()
+    diversification_decay: float = unit()
+    diversification_max: float = unit()
+
+
+@dataclass(kw_only=True)
+class MilitantGroupParams:
+    strength: float = nonneg()
+    capacity: float = bounded(1.0, None)
+    recruitment_rate: float = unit()
+    natural_attrition: float = unit()
+    attack_rate: float = nonneg()
+    sanctuary_source: Literal["taliban", "own"]
+    own_sanctuary: float = unit()
+    restraint_sensitivity: float = unit()
+    ct_sensitivity: float = unit()
+    spoiler: float = nonneg()
+    spoiler_china: float = nonneg()
+    revenge: float = nonneg()
+    revenge_memory: float = unit()
+    grievance_boost: float = nonneg()
+    nexus: float = nonneg()
+    ceasefire_factor: float = unit()
+    deaths_per_attack_median: float = bounded(0.0, 1000.0)
+    deaths_per_attack_sigma: float = bounded(0.0, 5.0)
+    deaths_per_attack_max: int = bounded(1, 100_000)
+    share_security: float = unit()
+    share_civilian: float = unit()
+    suicide_share: float = unit()
+    suicide_deaths_multiplier: float = bounded(1.0, 100.0)
+    ct_kill_rate: float = unit()
+    strike_kill_rate: float = unit()
+    cpec_targeting: float = unit()
+
+
+@dataclass(kw_only=True)
+class MilitantsConfig:
+    groups: dict[str, MilitantGroupParams]
+    spoiler_scale: float = nonneg()
+    defection_ceasefire: float = unit()
+    defection_crackdown: float = unit()
+    defection_talks_rejection: float = unit()
+    resettled_per_release: float = nonneg()
+    ceasefire_prob: float = unit()
+    ceasefire_break_prob: float = unit()
+    big_attack_deaths: int = bounded(1, 100_000)
+
+
+@dataclass(kw_only=True)
+class MediatorParams:
+    available: bool
+    strength: float = unit()
+    relations_threshold: float = signed()
+    cpec_exposure: float = unit()
+    urgency_per_cpec_attack: float = nonneg()
+    urgency_memory: float = unit()
+    inducement: float = nonneg()
+    talks_cost_reduction: float = unit()
+
+
+@dataclass(kw_only=True)
+class MediatorsConfig:
+    parties: dict[str, MediatorParams]
+    strength_scale: float = nonneg()
+
+
+# ---------------------------------------------------------------------- world state
+@dataclass(kw_only=True)
+class RelationsParams:
+    initial: float = signed()
+    trust_initial: float = unit()
+    engage_gain: float = nonneg()
+    pressure_loss: float = nonneg()
+    strike_loss: float = nonneg()
+    accusation_loss: float = nonneg()
+    closure_loss: float = nonneg()
+    violence_loss: float = nonneg()
+    mediation_gain: float = nonneg()
+    mean_reversion: float = unit()
+    trust_recovery_rate: float = unit()
+    trust_loss_rate: float = unit()
+    trust_mediation_multiplier: float = bounded(1.0, 100.0)
+    trust_attack_reference: float = bounded(1e-9, None)
+    engagement_memory: float = unit()
+    upgrade_threshold: float = signed()
+    upgrade_months: int = bounded(1, 1200)
+    downgrade_threshold: float = signed()
+    initial_diplomatic_level: int = bounded(0, 1)
+
+
+@dataclass(kw_only=True)
+class TradeParams:
+    base: float = nonneg()
+    factor_restricted: float = unit()
+    factor_closed: float = unit()
+    facilitation_boost: float = bounded(0.0, 10.0)
+    transit_fee: float = unit()
+    fee_elasticity: float = nonneg()
+    adjustment: float = unit()
+    diversion_share: float = unit()
+    retaliation_closure_prob: float = unit()
+
+
+@dataclass(kw_only=True)
+class RevenueParams:
+    base: float = nonneg()
+    customs_share: float = unit()
+    pakistan_route_share: float = unit()
+    reroute_base: float = unit()
+
+
+@dataclass(kw_only=True)
+class RefugeeParams:
+    registered: int = bounded(0, 100_000_000)
+    documented: int = bounded(0, 100_000_000)
+    undocumented: int = bounded(0, 100_000_000)
+    arrivals_per_month: float = nonneg()
+    arrivals_hostility_boost: float = nonneg()
+    voluntary_return_rate: float = unit()
+    voluntary_return_fear_rate: float = unit()
+    forced_return_rate: float = unit()
+    forced_documented_rate: float = unit()
+    status_lapse_rate: float = unit()
+
+
+@dataclass(kw_only=True)
+class WorldParams:
+    relations: RelationsParams
+    trade: TradeParams
+    revenue: RevenueParams
+    refugees: RefugeeParams
+    economic_stress_memory: float = unit()
+
+
+@dataclass(kw_only=True)
+class InfluenceParams:
+    india_outreach: float = unit()
+    iran_route: bool = False
+    iran_route_capacity: float = unit()
+
+
+# --------------------------------------------------------------------------- scenario
+@dataclass(kw_only=True)
+class EventSpec:
+    date: str
+    target: str
+    value: Any
+    op: Literal["set", "add", "multiply"] = "set"
+    months: int = bounded(0, 1200, default=0)
+    note: str = ""
+
+
+@dataclass(kw_only=True)
+class ScenarioConfig:
+    name: str
+    description: str
+    start_date: str
+    months: int = bounded(1, 1200)
+    events: list[EventSpec] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class OutputConfig:
+    figures: bool
+    event_log: bool
+
+
+@dataclass(kw_only=True)
+class Config:
+    seed: int = bounded(0, 2**63 - 1)
+    months: int | None = bounded(1, 1200)
+    scenario: ScenarioConfig = None  # type: ignore[assignment]
+    pakistan: PakistanParams = None  # type: ignore[assignment]
+    taliban: TalibanParams = None  # type: ignore[assignment]
+    militants: MilitantsConfig = None  # type: ignore[assignment]
+    mediators: MediatorsConfig = None  # type: ignore[assignment]
+    world: WorldParams = None  # type: ignore[assignment]
+    influences: InfluenceParams = None  # type: ignore[assignment]
+    output: OutputConfig = None  # type: ignore[assignment]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_months(self) -> int:
+        return self.months if self.months is not None else self.scenario.months
+
+
+# Top-level keys that other parts of the project (metrics, history, experiments,
+# hydra) own; they are carried as plain mappings in ``Config.extras``.
+PASSTHROUGH_KEYS = ("hydra", "metrics", "history", "experiment", "sweep", "calibration")
+
+
+# ------------------------------------------------------------------------- validation
+def _type_name(tp: Any) -> str:
+    if tp is float:
+        return "a number"
+    if tp is int:
+        return "a whole number"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "a text"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _range_text(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo:g} <= value <= {hi:g}"
+    if lo is not None:
+        return f"value >= {lo:g}"
+    return f"value <= {hi:g}"
+
+
+def _convert(value: Any, tp: Any, path: str, rng: tuple | None = None) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, args[0], path, rng)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{path}: {value!r} is not allowed; allowed values: {', '.join(map(str, allowed))}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, path)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping of names to settings, got {value!r}")
+        _, vt = typing.get_args(tp)
+        return {str(k): _convert(v, vt, f"{path}.{k}") for k, v in value.items()}
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        (it,) = typing.get_args(tp)
+        return [_convert(v, it, f"{path}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}" + _allowed(rng))
+        if tp is int and float(value) != int(value):
+            raise ConfigError(f"{path}: expected a whole number, got {value!r}" + _allowed(rng))
+        value = tp(value)
+        if value != value:  # NaN
+            raise ConfigError(f"{path}: NaN is not allowed" + _allowed(rng))
+        if rng is not None:
+            lo, hi = rng
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise ConfigError(f"{path}: {value!r} is out of range; allowed {_range_text(lo, hi)}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a text, got {value!r}")
+        return value
+    return value
+
+
+def _allowed(rng: tuple | None) -> str:
+    return f"; allowed {_range_text(*rng)}" if rng else ""
+
+
+def build(cls: type, data: Any, path: str = "") -> Any:
+    """Build dataclass ``cls`` from a plain mapping, checking keys, types and ranges."""
+    where = path or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), list(fields), n=1)
+        hint = f"; did you mean {_join(path, close[0])}?" if close else f"; allowed keys: {', '.join(fields)}"
+        raise ConfigError(f"{_join(path, key)}: unknown parameter{hint}")
+    kwargs = {}
+    for name, f in fields.items():
+        sub = _join(path, name)
+        if name not in data:
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            if has_default:
+                continue
+            raise ConfigError(f"{sub}: missing; every parameter must be set in a config file")
+        kwargs[name] = _convert(data[name], hints[name], sub, f.metadata.get("range"))
+    return cls(**kwargs)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+# ---------------------------------------------------------------------------- loading
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+
+
+def _normalise_overrides(overrides: dict | list | None) -> list[str]:
+    """Accept ``{"pakistan.tolerance": 80}`` or Hydra strings ``["pakistan.tolerance=80"]``."""
+    if overrides is None:
+        return []
+    if not isinstance(overrides, dict):
+        return list(overrides)
+    out = []
+    for key, value in overrides.items():
+        if isinstance(value, str):
+            text = value if re.fullmatch(r"[\w.\-]+", value) else "'" + value.replace("'", "\\'") + "'"
+        else:
+            text = json.dumps(value)  # numbers, booleans, null, lists and mappings
+        out.append(f"{key}={text}")
+    return out
+
+
+def compose(scenario: str | None = None, seed: int | None = None, months: int | None = None,
+            overrides: dict | list | None = None) -> DictConfig:
+    """Compose the raw Hydra config for a scenario plus overrides (no validation of values)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
+    ov = _normalise_overrides(overrides)
+    if scenario is not None:
+        ov = [o for o in ov if not o.startswith("scenario=")] + [f"scenario={scenario}"]
+    if seed is not None:
+        ov.append(f"seed={seed}")
+    if months is not None:
+        ov.append(f"months={months}")
+    for o in ov:
+        if o.startswith("scenario="):
+            name = o.split("=", 1)[1]
+            if name not in scenario_names():
+                raise ConfigError(f"scenario: unknown scenario {name!r}; allowed: {', '.join(scenario_names())}")
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            return hydra_compose(config_name="config", overrides=ov)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(_explain_compose_error(exc, ov)) from None
+
+
+def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
+    text = str(exc)
+    for o in overrides:
+        key = o.split("=", 1)[0].lstrip("+~")
+        if f"'{key}'" in text or key in text:
+            parent, _, leaf = key.rpartition(".")
+            siblings = _keys_at(parent)
+            close = difflib.get_close_matches(leaf, siblings, n=1)
+            hint = f"did you mean {_join(parent, close[0])}?" if close else (
+                f"allowed keys: {', '.join(siblings)}" if siblings else "no such parameter group")
+            return f"{key}: unknown parameter; {hint}"
+    return " ".join(text.split())
+
+
+def _keys_at(path: str) -> list[str]:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            cfg = hydra_compose(config_name="config")
+        node = OmegaConf.select(cfg, path) if path else cfg
+        return list(node.keys()) if isinstance(node, DictConfig) else []
+    except Exception:
+        return []
+
+
+def validate(cfg: DictConfig | dict) -> Config:
+    """Turn a composed config into typed dataclasses; raise ConfigError on bad input."""
+    if isinstance(cfg, DictConfig):
+        try:
+            data = OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(" ".join(str(exc).split())) from None
+    else:
+        data = dict(cfg)
+    extras = {k: data.pop(k) for k in list(data) if k in PASSTHROUGH_KEYS}
+    config = build(Config, data)
+    config.extras = extras
+    for name in ("scenario", "pakistan", "taliban", "militants", "mediators", "world", "influences", "output"):
+        if getattr(config, name) is None:
+            raise ConfigError(f"{name}: missing config group")
+    _check_cross_field(config)
+    return config
+
+
+def _check_cross_field(config: Config) -> None:
+    from sim.events import parse_month  # local: events imports this module
+
+    parse_month(config.scenario.start_date, "scenario.start_date")
+    for name, g in config.militants.groups.items():
+        if g.share_security + g.share_civilian > 1.0 + 1e-9:
+            raise ConfigError(
+                f"militants.groups.{name}.share_security + share_civilian: "
+                f"{g.share_security + g.share_civilian:g} is out of range; allowed sum <= 1")
+    if "ttp" not in config.militants.groups:
+        raise ConfigError("militants.groups.ttp: missing; the TTP group is required (the Taliban's restraint acts on it)")
+
+
+def load_config(scenario: str | None = None, seed: int | None = None, months: int | None = None,
+                overrides: dict | list | None = None) -> Config:
+    """Compose and validate: the one entry point for building a run's configuration."""
+    return validate(compose(scenario, seed, months, overrides))

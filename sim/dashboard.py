@@ -1,0 +1,106 @@
+"""The run dashboard: one figure a student can read without the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+STANCE_COLOURS = {"engage": "#4daf4a", "pressure": "#e41a1c"}
+GROUP_COLOURS = {"ttp": "#984ea3", "iskp": "#ff7f00", "baloch": "#a65628", "hgb": "#f781bf"}
+
+
+def militant_groups(frame: pd.DataFrame) -> list[str]:
+    return [c.removeprefix("strength_") for c in frame.columns if c.startswith("strength_")]
+
+
+def stance_spans(dates: pd.Series, stances: pd.Series) -> list[tuple]:
+    """(start, end, stance) runs, each month spanning to the start of the next."""
+    d = list(pd.to_datetime(dates))
+    if not d:
+        return []
+    step = d[1] - d[0] if len(d) > 1 else pd.Timedelta(days=30)
+    ends = d[1:] + [d[-1] + step]
+    spans, start = [], 0
+    values = list(stances)
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[start]:
+            spans.append((d[start], ends[i - 1], values[start]))
+            start = i
+    return spans
+
+
+def draw_stance_bands(ax, frame: pd.DataFrame) -> None:
+    """Two thin bands at the top of an axis: Pakistan's stance above, the Taliban's below."""
+    for col, (lo, hi) in (("pakistan_stance", (0.93, 1.0)), ("taliban_stance", (0.86, 0.93))):
+        for start, end, stance in stance_spans(frame["date"], frame[col]):
+            ax.axvspan(start, end, ymin=lo, ymax=hi, color=STANCE_COLOURS.get(stance, "grey"), alpha=0.8, lw=0)
+
+
+def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    path = Path(path)
+    dates = pd.to_datetime(frame["date"])
+    fig, axes = plt.subplots(4, 1, figsize=(11, 12), sharex=True, constrained_layout=True)
+
+    ax = axes[0]
+    ax.plot(dates, frame["relations"], color="black", lw=1.8, label="relations (-1 hostile .. +1 cooperative)")
+    ax.plot(dates, frame["trust"], color="#377eb8", lw=1.2, ls="--", label="Pakistan's trust in Taliban restraint (0-1)")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylim(-1.05, 1.35)
+    ax.set_ylabel("index")
+    ax.set_title("Relations and trust (top bands: Pakistan's stance, then the Taliban's)")
+    draw_stance_bands(ax, frame)
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Patch(color=STANCE_COLOURS["engage"], label="engage"),
+                Patch(color=STANCE_COLOURS["pressure"], label="pressure")]
+    ax.legend(handles=handles, loc="lower left", fontsize=8, ncol=2)
+
+    ax = axes[1]
+    ax.plot(dates, frame["trade"], color="#377eb8", lw=1.5, label="bilateral + transit trade")
+    ax.plot(dates, frame["taliban_revenue"], color="#ff7f00", lw=1.5, label="Taliban revenue")
+    closed = frame["border"] == "closed"
+    for start, end, state in stance_spans(dates, frame["border"]):
+        if state != "open":
+            ax.axvspan(start, end, color="grey", alpha=0.35 if state == "closed" else 0.12, lw=0)
+    ax.set_ylabel("USD million / month")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Trade and Taliban revenue (shaded: border restricted / closed; closed {int(closed.sum())} months)")
+    ax.legend(loc="lower left", fontsize=8)
+
+    ax = axes[2]
+    ax.plot(dates, frame["refugees_in_pakistan"] / 1e6, color="black", lw=1.5, label="Afghans in Pakistan (millions)")
+    ax.set_ylabel("millions of people")
+    ax2 = ax.twinx()
+    ax2.bar(dates, frame["returns_forced"] / 1e3, width=25, color="#e41a1c", alpha=0.6, label="forced returns")
+    ax2.bar(dates, frame["returns_voluntary"] / 1e3, width=25, bottom=frame["returns_forced"] / 1e3,
+            color="#4daf4a", alpha=0.6, label="voluntary returns")
+    ax2.set_ylabel("returns (thousands / month)")
+    ax.set_title("Refugees: stock in Pakistan and monthly returns")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=8)
+
+    ax = axes[3]
+    bottom = None
+    for g in militant_groups(frame):
+        values = frame[f"deaths_{g}"]
+        ax.bar(dates, values, width=25, bottom=bottom, color=GROUP_COLOURS.get(g), label=f"{g.upper()} (deaths)")
+        bottom = values if bottom is None else bottom + values
+    ax.plot(dates, frame["tolerance"], color="black", ls=":", lw=1.2, label="Pakistan's tolerance")
+    ax.set_ylabel("fatalities / month")
+    ax.set_title("Violence in Pakistan by group (attacks' victims and militants killed)")
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.set_xlabel("month")
+
+    fig.suptitle(title or "Run dashboard", fontsize=13)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

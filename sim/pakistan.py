@@ -1,0 +1,99 @@
+"""Pakistan: chooses each month between engaging the Taliban and pressuring them.
+
+State: stance and instruments, tolerance of violence, domestic pressure (a decaying
+memory of fatalities), the military establishment's weight in the regime, economic
+stress, and a learned attraction to each stance. The decision is a logit choice over
+the utility gap between engaging and pressuring (DESIGN §3), and attractions are
+reinforced by what followed each stance, so Pakistan learns that a stance "failed".
+"""
+
+from __future__ import annotations
+
+import mesa
+
+from sim.config import PakistanParams
+from sim.learning import Attractions, logit_probability
+
+ENGAGE_INSTRUMENTS = ("talks", "trade_facilitation", "connectivity", "ttp_talks")
+PRESSURE_INSTRUMENTS = ("transit_restrictions", "border_closure", "forced_repatriation",
+                        "un_accusation", "strikes")
+INSTRUMENTS = ENGAGE_INSTRUMENTS + PRESSURE_INSTRUMENTS
+
+
+class Pakistan(mesa.Agent):
+    def __init__(self, model: mesa.Model, params: PakistanParams):
+        super().__init__(model)
+        self.params = params
+        self.stance = params.initial_stance
+        self.instruments = dict.fromkeys(INSTRUMENTS, False)
+        self.ct_operations = 0.0
+        self.domestic_pressure = 0.0
+        self.p_engage = 1.0 if self.stance == "engage" else 0.0
+        self.months_in_stance = 0
+        self.attractions = Attractions(params.learning_rate, params.attraction_decay)
+        self.forced_stance: str | None = None
+        self.forced_instruments: dict[str, bool] = {}
+        self._last_deaths = 0.0
+        self.last_reward = 0.0
+
+    # -------------------------------------------------------------- stage 3
+    def utility_gap(self) -> float:
+        """U(engage) - U(pressure), from last month's observed state."""
+        p, w, prev = self.params, self.model.world, self.model.previous
+        violence = self.domestic_pressure / p.tolerance - 1.0 if p.tolerance > 0 else 1.0
+        reciprocity = 1.0 if prev["taliban_stance"] == "engage" else -1.0
+        incumbency = 1.0 if self.stance == "engage" else -1.0
+        return (self.attractions.gap
+                + p.w_trust * (2.0 * w.trust - 1.0)
+                + p.w_mediation * w.mediation
+                + w.inducement
+                + p.w_india_fear * self.model.influences.india_outreach
+                + p.w_economy * max(p.economic_stress, w.economic_stress)
+                + p.w_reciprocity * reciprocity
+                + p.switch_cost * incumbency
+                - p.w_violence * violence
+                - p.w_military * (2.0 * p.military_weight - 1.0))
+
+    def decide(self) -> None:
+        p, rng = self.params, self.model.rng
+        self.p_engage = logit_probability(self.utility_gap(), p.choice_precision)
+        stance = "engage" if rng.random() < self.p_engage else "pressure"
+        if self.forced_stance is not None:
+            stance = self.forced_stance
+        self.months_in_stance = self.months_in_stance + 1 if stance == self.stance else 1
+        self.stance = stance
+        self.instruments = self._choose_instruments(stance)
+        self.instruments.update(self.forced_instruments)
+        self.ct_operations = p.ct_ops_pressure if stance == "pressure" else p.ct_ops_engage
+
+    def _choose_instruments(self, stance: str) -> dict[str, bool]:
+        p, w, rng = self.params, self.model.world, self.model.rng
+        chosen = dict.fromkeys(INSTRUMENTS, False)
+        if stance == "engage":
+            chosen["talks"] = True
+            chosen["trade_facilitation"] = True
+            chosen["connectivity"] = w.mediation > 0 and w.mediation >= p.connectivity_mediation_min
+            chosen["ttp_talks"] = bool(rng.random() < p.ttp_talks_prob)
+            return chosen
+        ratio = self.domestic_pressure / p.tolerance if p.tolerance > 0 else float("inf")
+        chosen["transit_restrictions"] = True
+        chosen["border_closure"] = ratio >= p.closure_pressure_ratio
+        chosen["forced_repatriation"] = self.months_in_stance >= p.repatriation_after_months
+        chosen["un_accusation"] = bool(rng.random() < p.un_accusation_prob)
+        chosen["strikes"] = ratio >= p.strike_pressure_ratio and bool(rng.random() < p.strike_prob)
+        return chosen
+
+    # -------------------------------------------------------------- stage 6
+    def learn(self) -> None:
+        """Reinforce the stance just played with the outcome that followed it."""
+        p, w = self.params, self.model.world
+        self.domestic_pressure = p.pressure_memory * self.domestic_pressure + (1 - p.pressure_memory) * w.deaths_total
+        tol = max(p.tolerance, 1e-9)
+        trend = (w.deaths_total - self._last_deaths) / tol
+        self._last_deaths = w.deaths_total
+        trade_ratio = w.trade / self.model.config.world.trade.base if self.model.config.world.trade.base > 0 else 0.0
+        self.last_reward = (-p.reward_violence_level * (self.domestic_pressure / tol - 1.0)
+                            - p.reward_violence_trend * trend
+                            + p.reward_trade * (trade_ratio - 1.0)
+                            + p.reward_relations * w.relations)
+        self.attractions.reinforce(self.stance, self.last_reward)
