@@ -34,6 +34,7 @@ class MilitantGroup(mesa.Agent):
         self.suicide_attacks = 0
         self.cpec_attacks = 0
         self.largest_attack = 0
+        self.largest_is_suicide = False
         self.defected_out = 0.0
         self.killed_in_strikes = 0
         self._militants_lost = 0
@@ -81,10 +82,13 @@ class MilitantGroup(mesa.Agent):
             per_attack[:suicide] *= p.suicide_deaths_multiplier
             per_attack = np.minimum(np.floor(per_attack), p.deaths_per_attack_max)
             total = int(per_attack.sum())
-            self.largest_attack = int(per_attack.max())
+            biggest = int(per_attack.argmax())
+            self.largest_attack = int(per_attack[biggest])
+            self.largest_is_suicide = biggest < suicide
         else:
             total = 0
             self.largest_attack = 0
+            self.largest_is_suicide = False
         share_mil = max(0.0, 1.0 - p.share_security - p.share_civilian)
         sec, civ, mil = (int(x) for x in rng.multinomial(total, (p.share_security, p.share_civilian, share_mil)))
         ct_killed = int(rng.binomial(int(self.strength), min(1.0, p.ct_kill_rate * ct_operations)))

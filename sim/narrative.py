@@ -58,7 +58,7 @@ class EventLog:
                 share = g.params
                 victim = max((("security", share.share_security), ("civilian", share.share_civilian)),
                              key=lambda kv: kv[1])[0]
-                kind = "suicide attack" if g.suicide_attacks else "attack"
+                kind = "suicide attack" if g.largest_is_suicide else "attack"
                 out.append(f"{group_label(g.name)} {kind} kills {g.largest_attack}, {VICTIM_WORDS[victim]}")
         pk = m.pakistan.instruments
         if pk["strikes"]:

@@ -73,7 +73,8 @@ class Pakistan(mesa.Agent):
             chosen["talks"] = True
             chosen["trade_facilitation"] = True
             chosen["connectivity"] = w.mediation > 0 and w.mediation >= p.connectivity_mediation_min
-            chosen["ttp_talks"] = bool(rng.random() < p.ttp_talks_prob)
+            # Talks with the TTP, once opened, run for as long as Pakistan stays engaged.
+            chosen["ttp_talks"] = self.instruments["ttp_talks"] or bool(rng.random() < p.ttp_talks_prob)
             return chosen
         ratio = self.domestic_pressure / p.tolerance if p.tolerance > 0 else float("inf")
         chosen["transit_restrictions"] = True
