@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
-import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -412,20 +410,38 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
 
 
-def _normalise_overrides(overrides: dict | list | None) -> list[str]:
-    """Accept ``{"pakistan.tolerance": 80}`` or Hydra strings ``["pakistan.tolerance=80"]``."""
+GROUP_DIRS = ("pakistan", "taliban", "militants", "mediators", "world", "influences", "output", "metrics",
+              "scenario", "history", "experiment")
+OPEN_MAPPINGS = ("militants.groups", "mediators.parties")  # a new entry here adds a group or a mediator
+
+
+def _split_overrides(overrides: dict | list | None) -> tuple[list[str], dict]:
+    """Hydra-syntax strings go to Hydra; a mapping's values are set directly after composing.
+
+    Mapping values are set as Python objects (lists of events, booleans, ...), so they
+    never pass through Hydra's override grammar; a mapping key naming a config group
+    with a text value (``{"scenario": "baseline"}``) is a group choice.
+    """
     if overrides is None:
-        return []
+        return [], {}
     if not isinstance(overrides, dict):
-        return list(overrides)
-    out = []
-    for key, value in overrides.items():
-        if isinstance(value, str):
-            text = value if re.fullmatch(r"[\w.\-]+", value) else "'" + value.replace("'", "\\'") + "'"
-        else:
-            text = json.dumps(value)  # numbers, booleans, null, lists and mappings
-        out.append(f"{key}={text}")
-    return out
+        return [str(o) for o in overrides], {}
+    choices = [f"{k}={v}" for k, v in overrides.items() if k in GROUP_DIRS and isinstance(v, str)]
+    values = {k: v for k, v in overrides.items() if not (k in GROUP_DIRS and isinstance(v, str))}
+    return choices, values
+
+
+def _set_value(cfg: DictConfig, key: str, value: Any) -> None:
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"{key}: unknown parameter; {parent or key} is not a parameter group")
+    if leaf not in node and parent not in OPEN_MAPPINGS:
+        close = difflib.get_close_matches(leaf, [str(k) for k in node.keys()], n=1)
+        hint = f"did you mean {_join(parent, close[0])}?" if close else f"allowed keys: {', '.join(map(str, node.keys()))}"
+        raise ConfigError(f"{key}: unknown parameter; {hint}")
+    with open_dict(cfg):
+        OmegaConf.update(cfg, key, value, merge=False)
 
 
 def compose(scenario: str | None = None, seed: int | None = None, months: int | None = None,
@@ -435,7 +451,7 @@ def compose(scenario: str | None = None, seed: int | None = None, months: int | 
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
 
-    ov = _normalise_overrides(overrides)
+    ov, values = _split_overrides(overrides)
     if scenario is not None:
         ov = [o for o in ov if not o.startswith("scenario=")] + [f"scenario={scenario}"]
     if seed is not None:
@@ -449,9 +465,12 @@ def compose(scenario: str | None = None, seed: int | None = None, months: int | 
                 raise ConfigError(f"scenario: unknown scenario {name!r}; allowed: {', '.join(scenario_names())}")
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            return hydra_compose(config_name="config", overrides=ov)
+            cfg = hydra_compose(config_name="config", overrides=ov)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(_explain_compose_error(exc, ov)) from None
+    for key, value in values.items():
+        _set_value(cfg, key, value)
+    return cfg
 
 
 def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:

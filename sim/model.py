@@ -209,6 +209,7 @@ class PolicyModel(mesa.Model):
         for name, med in self.mediators.items():
             cols[f"mediator_{name}_active"] = lambda md=med: md.active
         for name, g in self.militants.items():
+            cols[f"intensity_{name}"] = lambda gr=g: gr.intensity
             cols[f"attacks_{name}"] = lambda gr=g: gr.attacks
             cols[f"deaths_{name}"] = lambda gr=g: gr.deaths
             cols[f"strength_{name}"] = lambda gr=g: gr.strength
