@@ -89,8 +89,11 @@ class MilitantGroup(mesa.Agent):
             total = 0
             self.largest_attack = 0
             self.largest_is_suicide = False
-        share_mil = max(0.0, 1.0 - p.share_security - p.share_civilian)
-        sec, civ, mil = (int(x) for x in rng.multinomial(total, (p.share_security, p.share_civilian, share_mil)))
+        # Two binomials draw the same split as a multinomial, at a fraction of its cost.
+        sec = int(rng.binomial(total, p.share_security)) if total else 0
+        rest = 1.0 - p.share_security
+        civ = int(rng.binomial(total - sec, min(1.0, p.share_civilian / rest))) if total - sec and rest > 0 else 0
+        mil = total - sec - civ
         ct_killed = int(rng.binomial(int(self.strength), min(1.0, p.ct_kill_rate * ct_operations)))
         self.attacks = n
         self.suicide_attacks = suicide

@@ -30,6 +30,24 @@ from sim.taliban import ACTIONS, Taliban
 from sim.world import MonthlyActions, WorldState
 
 
+class ScalarCollector(mesa.DataCollector):
+    """Mesa's DataCollector for model reporters that return immutable scalars.
+
+    Mesa deep-copies every reported value to guard against mutable objects; that copy
+    cost half of a run here, and every column of this model is a number, a text, a
+    flag or a date, so it is skipped. The interface (``model_vars``,
+    ``get_model_vars_dataframe``) is Mesa's, so Mesa's plotting components work.
+    """
+
+    def __init__(self, columns: dict):
+        super().__init__(model_reporters=columns)
+        self._appenders = [(self.model_vars[name].append, fn) for name, fn in columns.items()]
+
+    def collect(self, model: mesa.Model) -> None:
+        for append, report in self._appenders:
+            append(report())
+
+
 class PolicyModel(mesa.Model):
     """Pakistan–Afghanistan policy dynamics, one step per month."""
 
@@ -48,7 +66,7 @@ class PolicyModel(mesa.Model):
         self.timeline = Timeline(self, config.scenario.events, self.start_date)
         self.event_log = EventLog(self)
         self.month = -1  # index of the last completed month
-        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
+        self.datacollector = ScalarCollector(self._reporters())
 
     # ------------------------------------------------------------------ time
     @property
@@ -153,10 +171,10 @@ class PolicyModel(mesa.Model):
         return self
 
     def _reporters(self) -> dict:
-        """Frame columns: every world field and every agent's choice (list form: no deepcopy)."""
+        """Frame columns: every world field and every agent's choice, as zero-argument getters."""
         m = self
         cols: dict = {
-            "date": lambda: pd.Timestamp(m.date),
+            "date": lambda: m.date,
             "month": lambda: m.month,
             "relations": lambda: m.world.relations,
             "trust": lambda: m.world.trust,
@@ -216,11 +234,11 @@ class PolicyModel(mesa.Model):
             cols[f"suicide_attacks_{name}"] = lambda gr=g: gr.suicide_attacks
             cols[f"ceasefire_{name}"] = lambda gr=g: m.world.ceasefire[gr.name]
             cols[f"defected_{name}"] = lambda gr=g: gr.defected_out
-        return {name: [fn, []] for name, fn in cols.items()}
+        return cols
 
     def frame(self) -> pd.DataFrame:
         """The tidy per-month table: one row per simulated month."""
-        df = pd.DataFrame(self.datacollector.model_vars)
+        df = self.datacollector.get_model_vars_dataframe()
         if len(df):
             df["date"] = pd.to_datetime(df["date"])
         return df

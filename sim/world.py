@@ -9,6 +9,7 @@ sees another's same-month choice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,7 +184,7 @@ class WorldState:
                  - rp.violence_loss * min(1.0, a.deaths.get("ttp", 0) / max(tolerance, 1e-9))
                  + rp.mediation_gain * a.mediation
                  + rp.engage_gain * tb["confidence_building"])
-        self.relations = float(np.clip(self.relations + drive - rp.mean_reversion * self.relations, -1.0, 1.0))
+        self.relations = min(1.0, max(-1.0, self.relations + drive - rp.mean_reversion * self.relations))
         both = 0.5 * a.pakistan_engaged + 0.5 * a.taliban_engaged
         self.engagement_progress = rp.engagement_memory * self.engagement_progress + (1 - rp.engagement_memory) * both
         if self.relations > rp.upgrade_threshold:
@@ -198,10 +199,10 @@ class WorldState:
     def _update_trust(self, a: MonthlyActions, p: WorldParams) -> None:
         """Pakistan's belief that the Taliban restrain the TTP, from violence vs announced restraint."""
         rp = p.relations
-        quiet = float(np.exp(-a.attacks.get("ttp", 0) / rp.trust_attack_reference))
+        quiet = math.exp(-a.attacks.get("ttp", 0) / rp.trust_attack_reference)
         signal = quiet if a.taliban_engaged else 0.5 * quiet
         if signal >= self.trust:
             rate = rp.trust_recovery_rate * (1.0 + (rp.trust_mediation_multiplier - 1.0) * min(1.0, a.mediation))
         else:
             rate = rp.trust_loss_rate
-        self.trust = float(np.clip(self.trust + min(1.0, rate) * (signal - self.trust), 0.0, 1.0))
+        self.trust = min(1.0, max(0.0, self.trust + min(1.0, rate) * (signal - self.trust)))
