@@ -44,6 +44,8 @@ class ScalarCollector(mesa.DataCollector):
         self._appenders = [(self.model_vars[name].append, fn) for name, fn in columns.items()]
 
     def collect(self, model: mesa.Model) -> None:
+        if hasattr(self, "_collection_steps"):  # read by mesa.batch_run
+            self._collection_steps.append(model.time)
         for append, report in self._appenders:
             append(report())
 
@@ -51,8 +53,10 @@ class ScalarCollector(mesa.DataCollector):
 class PolicyModel(mesa.Model):
     """Pakistan–Afghanistan policy dynamics, one step per month."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, collect: bool = True):
+        """``collect=False`` steps the bare model: no table, no event log (for benchmarks)."""
         super().__init__(rng=config.seed)
+        self.collect = collect
         self.config = config
         self.start_date: date = parse_month(config.scenario.start_date, "scenario.start_date")
         self.n_months = config.n_months
@@ -106,8 +110,9 @@ class PolicyModel(mesa.Model):
 
         self.pakistan.learn()  # 6
         self.taliban.learn()
-        self.datacollector.collect(self)
-        self.event_log.record(started)
+        if self.collect:
+            self.datacollector.collect(self)
+            self.event_log.record(started)
         if self.finished:
             self.running = False
 
