@@ -476,7 +476,11 @@ def compose(scenario: str | None = None, seed: int | None = None, months: int | 
 def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
     text = str(exc)
     for o in overrides:
-        key = o.split("=", 1)[0].lstrip("+~")
+        key, _, choice = o.partition("=")
+        key = key.lstrip("+~")
+        if key in GROUP_DIRS and f"'{key}/{choice}'" in text:
+            options = sorted(p.stem for p in (CONFIG_DIR / key).glob("*.yaml"))
+            return f"{key}: unknown option {choice!r}; allowed: {', '.join(options)}"
         if f"'{key}'" in text or key in text:
             parent, _, leaf = key.rpartition(".")
             siblings = _keys_at(parent)
@@ -516,6 +520,10 @@ def validate(cfg: DictConfig | dict) -> Config:
         if getattr(config, name) is None:
             raise ConfigError(f"{name}: missing config group")
     _check_cross_field(config)
+    if "history" in extras:
+        from sim.history import apply_history  # local: sim.history imports this module
+
+        apply_history(config)  # history.mode forced: the stance record becomes held stance events
     return config
 
 

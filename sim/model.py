@@ -14,6 +14,7 @@ so no agent reacts to another's same-month choice.
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import mesa
@@ -57,7 +58,8 @@ class PolicyModel(mesa.Model):
         """``collect=False`` steps the bare model: no table, no event log (for benchmarks)."""
         super().__init__(rng=config.seed)
         self.collect = collect
-        self.config = config
+        # Events change parameters during a run; a private copy keeps the caller's Config intact.
+        self.config = config = copy.deepcopy(config)
         self.start_date: date = parse_month(config.scenario.start_date, "scenario.start_date")
         self.n_months = config.n_months
         self.pakistan = Pakistan(self, config.pakistan)

@@ -157,7 +157,7 @@ class WorldState:
         hostility = max(0.0, -self.relations)
         arrivals = int(rng.poisson(rp.arrivals_per_month * (1.0 + rp.arrivals_hostility_boost * hostility)))
         drive = a.pakistan["forced_repatriation"]
-        vol_rate = rp.voluntary_return_rate + (rp.voluntary_return_fear_rate if drive else 0.0)
+        vol_rate = min(1.0, rp.voluntary_return_rate + (rp.voluntary_return_fear_rate if drive else 0.0))
         vol_reg = int(rng.binomial(self.refugees_registered, vol_rate))
         vol_doc = int(rng.binomial(self.refugees_documented, vol_rate))
         vol_und = int(rng.binomial(self.refugees_undocumented, vol_rate))

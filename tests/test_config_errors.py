@@ -57,6 +57,7 @@ def test_bad_events_fail_when_the_model_is_built(event, expected):
     (["pakistan.strike_prob=1.5"], "error: pakistan.strike_prob: 1.5 is out of range; allowed 0 <= value <= 1"),
     (["taliban.cohesion=high"], "error: taliban.cohesion: expected a number, got 'high'"),
     (["pakistan.tolerence=3"], "error: pakistan.tolerence: unknown parameter; did you mean pakistan.tolerance?"),
+    (["pakistan=nope"], "error: pakistan: unknown option 'nope'; allowed: default"),
 ])
 def test_cli_stops_before_the_run_with_one_line(args, expected, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sim", *args, f"hydra.run.dir={tmp_path}/run"],

@@ -34,3 +34,11 @@ def test_config_object_and_scenario_name_give_the_same_run():
         sim.build_model(cfg).run().frame(),
         sim.run("baseline", seed=5, months=36, overrides={"pakistan.tolerance": 60}),
     )
+
+
+def test_a_run_leaves_its_config_untouched():
+    cfg = sim.load_config("history_2021_2025", seed=1)
+    before = repr(cfg)
+    first = sim.build_model(cfg).run().frame()
+    assert repr(cfg) == before
+    pd.testing.assert_frame_equal(first, sim.build_model(cfg).run().frame())
