@@ -1,7 +1,12 @@
 """`python -m sim [overrides]`: run one scenario as a Hydra app (DESIGN §11).
 
+`python -m sim -m [experiment=NAME] [overrides]` runs a sweep (Hydra multirun): each
+job is one parameter point run for `sweep.replicates` seeds (sim/sweep.py).
+
 Overrides are checked before Hydra starts, so a bad scenario name, an unknown
-parameter, a wrong type or an out-of-range value stops the run with one line.
+parameter, a wrong type or an out-of-range value stops the run with one line; for a
+sweep every point is checked (and an empty range or unknown experiment refused)
+before any job runs.
 """
 
 from __future__ import annotations
@@ -20,17 +25,46 @@ HYDRA_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--con
                           "--experimental-rerun", "--package", "-p", "--info", "-i", "--cfg", "-c"}
 
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+INFO_FLAGS = ("--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--cfg", "-c", "--info", "-i",
+              "--resolve")
+
+
+def _is_info(argv: list[str]) -> bool:
+    return any(a in INFO_FLAGS or a.startswith("--cfg") or a.startswith("--info") for a in argv)
+
+
 def _plain_overrides(argv: list[str]) -> list[str] | None:
     """The key=value overrides of a single run, or None when Hydra should handle argv itself."""
-    if any(a in ("-m", "--multirun", "--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc")
-           or a.startswith("--cfg") or a.startswith("--info") for a in argv):
+    if _is_info(argv) or any(a in MULTIRUN_FLAGS for a in argv):
         return None
     return [a for a in argv if not a.startswith("-") and not a.startswith("hydra.") and not a.startswith("hydra/")]
 
 
+def _sweep_overrides(argv: list[str]) -> list[str] | None:
+    """All overrides (task and hydra) of a multirun, or None when argv is not a sweep to check."""
+    if _is_info(argv) or not any(a in MULTIRUN_FLAGS for a in argv):
+        return None
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in HYDRA_FLAGS_WITH_VALUE:
+            skip = True
+        elif not a.startswith("-"):
+            out.append(a)
+    return out
+
+
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> dict | None:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        from sim.sweep import run_point
+
+        return run_point(cfg)
 
     from sim.model import PolicyModel
     from sim.outputs import summary, write_run
@@ -49,13 +83,18 @@ def main(cfg: DictConfig) -> None:
 
 
 def cli() -> None:
-    overrides = _plain_overrides(sys.argv[1:])
-    if overrides is not None:
-        try:
+    argv = sys.argv[1:]
+    overrides, sweep = _plain_overrides(argv), _sweep_overrides(argv)
+    try:
+        if overrides is not None:
             load_config(overrides=overrides)
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
+        elif sweep is not None:
+            from sim.sweep import check_sweep
+
+            check_sweep(sweep)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     main()
 
 
