@@ -92,10 +92,25 @@ def cli() -> None:
             from sim.sweep import check_sweep
 
             check_sweep(sweep)
+            _skip_hydra_recheck()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     main()
+
+
+def _skip_hydra_recheck() -> None:
+    """Let Hydra's sweeper launch without composing every job first: check_sweep just did.
+
+    Hydra's basic sweeper composes each job's config once in this process before it
+    launches any (``Sweeper.validate_batch_is_legal``; "can be a bit slow for large
+    jobs", says Hydra), about 0.1 s a job while the workers wait, and each job composes
+    its config again where it runs. ``check_sweep`` has already composed and validated
+    every job, values and ranges included, so that first pass only repeats it.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    BasicSweeper.validate_batch_is_legal = lambda self, batch: None
 
 
 if __name__ == "__main__":

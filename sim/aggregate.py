@@ -67,6 +67,7 @@ METRIC_INFO: dict[str, tuple[str, str]] = {
     "spoiler_xcorr_lag": ("Lag of the strongest engagement -> attacks correlation", "months"),
     "spoiler_xcorr_max": ("Spoiler signal: engagement -> later attacks correlation", "correlation, -1..1"),
     "dominant_period_months": ("Dominant oscillation period of relations", "months"),
+    "mean_monthly_fatalities": ("Mean monthly fatalities (all victims)", "fatalities per month"),
 }
 
 # Levels where a metric changes meaning, drawn as a dashed contour on the mean panel.

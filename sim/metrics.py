@@ -92,6 +92,12 @@ Oscillation.
   detrended series spans less than ``period_min_range`` (a constant or purely
   trending series has no oscillation).
 
+Violence.
+
+- ``mean_monthly_fatalities``  mean of ``deaths_total`` over the n months (fatalities
+  per month; all victims, militants killed in operations included); NaN for an empty
+  frame. Compare it with ``tolerance`` (Pakistan's threshold, same unit).
+
 An empty frame gives zero step and thaw counts and NaN for everything else.
 """
 
@@ -134,6 +140,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "spoiler_xcorr_lag",
     "spoiler_xcorr_max",
     "dominant_period_months",
+    "mean_monthly_fatalities",
 )
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -356,4 +363,8 @@ def pattern_metrics(
     # --- spoiler signal and oscillation -------------------------------------------
     out["spoiler_xcorr_lag"], out["spoiler_xcorr_max"] = _spoiler_xcorr(engaged.astype(float), attacks, p)
     out["dominant_period_months"] = _dominant_period(rel, p)
+
+    # --- violence -------------------------------------------------------------------
+    if n:
+        out["mean_monthly_fatalities"] = float(deaths.mean())
     return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import mesa
-import numpy as np
 
 from sim.config import MilitantGroupParams
 
@@ -78,13 +77,18 @@ class MilitantGroup(mesa.Agent):
         n = int(rng.poisson(self.intensity))
         suicide = int(rng.binomial(n, p.suicide_share)) if n else 0
         if n:
-            per_attack = rng.lognormal(math.log(max(p.deaths_per_attack_median, 1e-9)), p.deaths_per_attack_sigma, n)
-            per_attack[:suicide] *= p.suicide_deaths_multiplier
-            per_attack = np.minimum(np.floor(per_attack), p.deaths_per_attack_max)
-            total = int(per_attack.sum())
-            biggest = int(per_attack.argmax())
-            self.largest_attack = int(per_attack[biggest])
-            self.largest_is_suicide = biggest < suicide
+            # Deaths of each attack: floor of the draw (suicide attacks multiplied), capped.
+            # Plain floats: a few attacks a month cost less than numpy's per-call overhead.
+            mu = math.log(max(p.deaths_per_attack_median, 1e-9))
+            draws = rng.lognormal(mu, p.deaths_per_attack_sigma, n).tolist()
+            for i in range(suicide):
+                draws[i] *= p.suicide_deaths_multiplier
+            cap = p.deaths_per_attack_max
+            per_attack = [min(math.floor(x), cap) if x < math.inf else cap for x in draws]
+            total = int(sum(per_attack))
+            largest = max(per_attack)
+            self.largest_attack = int(largest)
+            self.largest_is_suicide = per_attack.index(largest) < suicide  # the first largest, as argmax
         else:
             total = 0
             self.largest_attack = 0

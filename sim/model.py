@@ -15,6 +15,7 @@ so no agent reacts to another's same-month choice.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from datetime import date
 
 import mesa
@@ -54,10 +55,17 @@ class ScalarCollector(mesa.DataCollector):
 class PolicyModel(mesa.Model):
     """Pakistan–Afghanistan policy dynamics, one step per month."""
 
-    def __init__(self, config: Config, collect: bool = True):
-        """``collect=False`` steps the bare model: no table, no event log (for benchmarks)."""
+    def __init__(self, config: Config, collect: bool | Iterable[str] = True):
+        """Build the model of ``config`` (a private copy of it).
+
+        ``collect``: True collects every frame column each month and writes the event
+        log; False steps the bare model (no table, no event log: the benchmarks' lower
+        bound); a list of column names collects only those columns and no event log
+        (a sweep collects the columns its pattern metrics read, ``sim.metrics.REQUIRED_COLUMNS``).
+        """
         super().__init__(rng=config.seed)
-        self.collect = collect
+        self.collect = collect is not False
+        self.log_events = collect is True
         # Events change parameters during a run; a private copy keeps the caller's Config intact.
         self.config = config = copy.deepcopy(config)
         self.start_date: date = parse_month(config.scenario.start_date, "scenario.start_date")
@@ -72,7 +80,13 @@ class PolicyModel(mesa.Model):
         self.timeline = Timeline(self, config.scenario.events, self.start_date)
         self.event_log = EventLog(self)
         self.month = -1  # index of the last completed month
-        self.datacollector = ScalarCollector(self._reporters())
+        reporters = self._reporters()
+        if not isinstance(collect, bool):
+            unknown = [name for name in collect if name not in reporters]
+            if unknown:
+                raise ValueError(f"collect: unknown frame column {unknown[0]!r}")
+            reporters = {name: reporters[name] for name in collect}
+        self.datacollector = ScalarCollector(reporters)
 
     # ------------------------------------------------------------------ time
     @property
@@ -114,14 +128,23 @@ class PolicyModel(mesa.Model):
         self.taliban.learn()
         if self.collect:
             self.datacollector.collect(self)
-            self.event_log.record(started)
+            if self.log_events:
+                self.event_log.record(started)
         if self.finished:
             self.running = False
 
     def _update_world(self) -> None:
         pk, tb, w = self.pakistan, self.taliban, self.world
-        groups = self.militants.values()
-        victims = {v: sum(g.deaths_by_victim[v] for g in groups) for v in VICTIMS}
+        # One pass over the groups (whole numbers: the order of the sums does not matter).
+        attacks, deaths, victims = {}, {}, dict.fromkeys(VICTIMS, 0)
+        suicide = cpec = 0
+        for g in self.militants.values():
+            attacks[g.name] = g.attacks
+            deaths[g.name] = g.deaths
+            for v, n in g.deaths_by_victim.items():
+                victims[v] += n
+            suicide += g.suicide_attacks
+            cpec += g.cpec_attacks
         actions = MonthlyActions(
             pakistan_engaged=pk.stance == "engage",
             pakistan=pk.instruments,
@@ -130,11 +153,11 @@ class PolicyModel(mesa.Model):
             effective_restraint=tb.effective_restraint,
             mediation=min(1.0, sum(m.mediation for m in self.mediators.values())),
             inducement=sum(m.inducement for m in self.mediators.values()),
-            attacks={g.name: g.attacks for g in groups},
-            deaths={g.name: g.deaths for g in groups},
+            attacks=attacks,
+            deaths=deaths,
             deaths_by_victim=victims,
-            suicide_attacks=sum(g.suicide_attacks for g in groups),
-            cpec_attacks=sum(g.cpec_attacks for g in groups),
+            suicide_attacks=suicide,
+            cpec_attacks=cpec,
             diversification=tb.diversification,
             iran_reroute=self.influences.iran_reroute,
         )
@@ -246,6 +269,6 @@ class PolicyModel(mesa.Model):
     def frame(self) -> pd.DataFrame:
         """The tidy per-month table: one row per simulated month."""
         df = self.datacollector.get_model_vars_dataframe()
-        if len(df):
+        if len(df) and "date" in df:
             df["date"] = pd.to_datetime(df["date"])
         return df

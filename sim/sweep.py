@@ -24,6 +24,12 @@ holds what Hydra does not give:
   an edited default) is run again and its file replaced, so rows are never duplicated.
 - ``SweepCallback``: a Hydra callback (configs/config.yaml) that shows progress while
   jobs run, whatever the launcher, and reports the failed runs at the end.
+- Design files: a list of points that is not a grid (a Sobol or Morris design) runs as
+  ``python -m sim -m +sweep.design=PATH '+design_row=range(0,N)'``. ``PATH`` is a Parquet
+  or CSV file with one column per parameter (config path) and one row per point; job
+  ``design_row=i`` runs row i's values (``apply_design_row``). The row's values are part
+  of the point's identity and config hash, so such a sweep is checked, streamed, resumed
+  and its failures recorded like any other.
 
 ``python -m sim.aggregate FOLDER`` reads the point files into one table (sim/aggregate.py).
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -40,10 +47,11 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sim.config import CONFIG_DIR, Config, ConfigError, bounded, build, compose, load_config, validate
 
@@ -52,6 +60,7 @@ log = logging.getLogger(__name__)
 POINTS_DIR = "points"          # sub-folder of the sweep folder holding one Parquet file per point
 PROGRESS_DIR = ".progress"     # sub-folder of per-invocation "point done" markers (progress display)
 POINT_SUFFIX = ".parquet"
+DESIGN_ROW_KEY = "design_row"  # top-level key a design sweep runs over: +design_row=range(0,N) (docs/sweeps.md)
 PROGRESS_POLL_SECONDS = 0.5    # how often the progress display looks for finished points (not a model parameter)
 
 # Columns of a point file besides the swept parameters and the metrics.
@@ -60,7 +69,8 @@ STATUS_OK, STATUS_FAILED = "ok", "failed"
 
 # Sweep settings left out of a point's config hash: they change no result, or (the
 # testing aid fail_on_seed) only make runs fail, which sweep.retry_failed=true redoes.
-HASH_EXCLUDED_SETTINGS = ("retry_failed", "keep_runs", "progress", "exit_in_job", "fail_on_seed")
+HASH_EXCLUDED_SETTINGS = ("retry_failed", "keep_runs", "progress", "exit_in_job", "fail_on_seed", "design", "collect")
+# (``design``, the design file's path, is left out because the row's values it supplies are hashed.)
 # Top-level keys that change no result: left out of a point's config hash.
 RESULT_NEUTRAL_KEYS = ("hydra", "output", "experiment")
 
@@ -76,6 +86,8 @@ class SweepSettings:
     progress: bool
     fail_on_seed: int | None = bounded(0, 2**63 - 1, default=None)
     exit_in_job: int | None = bounded(0, None, default=None)
+    collect: Literal["metrics", "full"] = "metrics"
+    design: str | None = None   # a design file of points (Parquet or CSV), given as +sweep.design=PATH
 
 
 def sweep_settings(cfg: DictConfig | dict | Config) -> SweepSettings:
@@ -183,19 +195,22 @@ def _plain(value: Any) -> Any:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def point_params(job_overrides: list[str], config: Config) -> dict[str, Any]:
+def point_params(job_overrides: list[str], config: Config, design_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """The parameters a job's overrides set, by config path, at their checked (typed) values.
 
     This is the point's identity: ``pakistan.tolerance=40`` and ``=40.0`` are one point.
     ``sweep.*`` settings and the ``experiment`` choice are left out; a group choice
-    (``scenario=NAME``) keeps its name; the base ``seed`` is kept under ``seed``.
+    (``scenario=NAME``) keeps its name; the base ``seed`` is kept under ``seed``. For a
+    design sweep, ``design_row`` and the parameters the row set (``design_keys``) count too.
     """
     params: dict[str, Any] = {}
     for o in parse_overrides(list(job_overrides)):
         key = o.key_or_group
         if _is_hydra(o) or not _is_identity_key(key):
             continue
-        if o.is_delete():
+        if key == DESIGN_ROW_KEY:
+            params[key] = int(o.value())
+        elif o.is_delete():
             params[key] = "<deleted>"
         elif _is_group(o):
             params[key] = str(o.value())
@@ -206,6 +221,8 @@ def point_params(job_overrides: list[str], config: Config) -> dict[str, Any]:
             except KeyError:
                 value = _walk(config.extras, parts)
             params[key] = _plain(value)
+    for key in design_keys:
+        params[key] = _plain(_walk(config, key.split(".")))
     return dict(sorted(params.items()))
 
 
@@ -225,6 +242,85 @@ def config_hash(cfg: DictConfig | dict) -> str:
         for key in HASH_EXCLUDED_SETTINGS:
             sweep.pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------ design files
+def read_design(path: str | Path):
+    """A design file as a DataFrame: one row per point, one column per parameter (config path).
+
+    Parquet (``.parquet``) or CSV (``.csv``); a relative path is read from the current
+    folder. Raises a one-line ``ConfigError`` for a missing, unreadable or empty file, a
+    missing value, or a column that is not a parameter value (a config group, ``sweep.*``,
+    ``hydra.*``, ``design_row``).
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ConfigError(f"sweep.design: {path} does not exist; give a Parquet or CSV file of parameter points") from None
+    return _read_design(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_design(path: str, mtime_ns: int, size: int):  # (mtime and size: re-read a file changed since)
+    import pandas as pd
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ConfigError(f"sweep.design: {path}: unknown file type {suffix!r}; allowed: .parquet, .csv")
+    try:
+        design = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any reader error becomes one line
+        raise ConfigError(f"sweep.design: {path}: cannot read it ({' '.join(str(exc).split())})") from None
+    if design.empty or not len(design.columns):
+        raise ConfigError(f"sweep.design: {path} has no rows or no columns; give one row per point")
+    for col in design.columns:
+        key = str(col).lstrip("+")
+        if key == DESIGN_ROW_KEY or key.startswith(("sweep.", "hydra.")) or key in ("sweep", "hydra", "experiment") \
+                or ("." not in key and (CONFIG_DIR / key).is_dir()):
+            raise ConfigError(f"sweep.design: column {col!r} cannot be set by a design; only parameter values "
+                              f"(config paths such as pakistan.tolerance) can")
+    missing = design.isna().any(axis=1)
+    if missing.any():
+        raise ConfigError(f"sweep.design: {path} row {int(missing.to_numpy().argmax())} has a missing value")
+    return design
+
+
+def apply_design_row(cfg: DictConfig) -> tuple[str, ...]:
+    """Set a design job's parameters from its row of ``sweep.design``; return the keys set.
+
+    Removes ``design_row`` from ``cfg`` (a composed config, changed in place). A config
+    without ``design_row`` and without ``sweep.design`` is left alone (returns ``()``).
+    Raises a one-line ``ConfigError`` when one is given without the other, for a row out
+    of range, an unknown parameter or a value the parameter does not allow.
+    """
+    from sim.config import _set_value
+
+    row = cfg.get(DESIGN_ROW_KEY) if DESIGN_ROW_KEY in cfg else None
+    design_path = OmegaConf.select(cfg, "sweep.design", default=None)
+    if row is None and design_path is None:
+        return ()
+    if design_path is None:
+        raise ConfigError(f"{DESIGN_ROW_KEY}: needs +sweep.design=PATH, a Parquet or CSV file with one column per "
+                          f"parameter and one row per point")
+    if row is None:
+        raise ConfigError(f"sweep.design: no design row to run; sweep the rows with '+{DESIGN_ROW_KEY}=range(0,N)'")
+    design = read_design(design_path)
+    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < len(design):
+        raise ConfigError(f"{DESIGN_ROW_KEY}: {row!r} is out of range; the design {design_path} has {len(design)} "
+                          f"rows (0 to {len(design) - 1})")
+    with open_dict(cfg):
+        del cfg[DESIGN_ROW_KEY]
+    keys = tuple(str(c) for c in design.columns)
+    try:
+        for key, value in design.iloc[row].items():
+            _set_value(cfg, str(key), value.item() if hasattr(value, "item") else value)
+        validate(cfg)
+    except ConfigError as exc:
+        if str(exc).split(":")[0].split(" ")[0] not in keys:
+            raise  # a value given on the command line
+        raise ConfigError(f"sweep.design {design_path} row {row}: {exc}") from None
+    return keys
 
 
 # -------------------------------------------------------------------- checking a sweep
@@ -264,6 +360,8 @@ def check_sweep(overrides: list[str]) -> list[list[str]]:
             name = o.value()
             if name is not None and name not in experiment_names():
                 raise ConfigError(f"experiment: unknown experiment {name!r}; allowed: {', '.join(experiment_names())}")
+        if o.key_or_group in (DESIGN_ROW_KEY, "sweep.design") and not o.input_line.startswith("+"):
+            raise ConfigError(f"{o.key_or_group}: write +{o.input_line} (a design sweep adds this key)")
     fixed_groups = [o.input_line for o in parsed if not o.is_sweep_override() and _is_group(o) and not _is_hydra(o)]
     try:
         hydra_cfg = _compose_with_hydra([o.input_line for o in parsed if not o.is_sweep_override() and _is_hydra(o)]
@@ -276,17 +374,20 @@ def check_sweep(overrides: list[str]) -> list[list[str]]:
     seen: dict[str, list[str]] = {}
     bases: dict[tuple, DictConfig] = {}
     for job in jobs:
-        config = _validate_job(job, bases)
+        config, design_keys = _validate_job(job, bases)
         sweep_settings(config)
-        pid = point_id(point_params(job, config))
+        pid = point_id(point_params(job, config, design_keys))
         if pid in seen:
             raise ConfigError(f"the sweep lists one point twice: {' '.join(seen[pid])} and {' '.join(job)}")
         seen[pid] = job
     return jobs
 
 
-def _validate_job(job: list[str], bases: dict[tuple, DictConfig]) -> Config:
-    """Validate one point: compose once per group choice, then apply its values (fast)."""
+def _validate_job(job: list[str], bases: dict[tuple, DictConfig]) -> tuple[Config, tuple[str, ...]]:
+    """Validate one point: compose once per group choice, then apply its values (fast).
+
+    Returns the checked config and the parameters its design row set (``()`` if none).
+    """
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
     parsed = parse_overrides(job)
@@ -296,9 +397,14 @@ def _validate_job(job: list[str], bases: dict[tuple, DictConfig]) -> Config:
     cfg = copy.deepcopy(bases[groups])
     try:
         ConfigLoaderImpl._apply_overrides_to_config([o for o in parsed if not _is_group(o)], cfg)
-        return validate(cfg)
+        design_keys = apply_design_row(cfg)
+        both = sorted(set(design_keys) & {o.key_or_group for o in parsed})
+        if both:
+            raise ConfigError(f"{both[0]}: set both by the design {OmegaConf.select(cfg, 'sweep.design')} and on "
+                              f"the command line; give it in one place")
+        return validate(cfg), design_keys
     except Exception as exc:  # noqa: BLE001 - re-done the slow way for its one-line message
-        load_config(overrides=job)
+        load_config(overrides=[o.input_line for o in parsed if o.key_or_group not in (DESIGN_ROW_KEY, "sweep.design")])
         raise ConfigError(" ".join(str(exc).split())) from None
 
 
@@ -345,15 +451,18 @@ class DeliberateFailure(RuntimeError):
     """Raised by the testing aid ``sweep.fail_on_seed``."""
 
 
-def _run_one(cfg: DictConfig, seed: int, settings: SweepSettings, keep_dir: Path | None) -> dict[str, float]:
+def _run_one(cfg: DictConfig, config: Config, seed: int, settings: SweepSettings,
+             keep_dir: Path | None) -> dict[str, float]:
+    """One run of a point: ``config`` is the point's checked config (the model runs on its own copy)."""
     from sim import pattern_metrics
+    from sim.metrics import REQUIRED_COLUMNS
     from sim.model import PolicyModel
 
-    config = validate(cfg)  # fresh per run: scenario events may change parameters during a run
-    config.seed = seed
+    config = dataclasses.replace(config, seed=seed)
     if settings.fail_on_seed is not None and seed == settings.fail_on_seed:
         raise DeliberateFailure(f"deliberate failure of the run with seed {seed} (testing aid sweep.fail_on_seed)")
-    model = PolicyModel(config).run()
+    full = keep_dir is not None or settings.collect == "full"
+    model = PolicyModel(config, collect=True if full else REQUIRED_COLUMNS).run()
     if keep_dir is not None:
         from sim.outputs import write_run
 
@@ -381,7 +490,11 @@ def run_point(cfg: DictConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     base_seed = int(cfg.seed)
     settings = sweep_settings(cfg)  # checked with the sweep before it started
-    params = point_params(job_overrides, validate(cfg))
+    if DESIGN_ROW_KEY in cfg:
+        cfg = copy.deepcopy(cfg)  # a design sweep: this job's row of sweep.design is set on a copy
+    design_keys = apply_design_row(cfg)
+    config = validate(cfg)  # once per point: every run builds its model from a private copy
+    params = point_params(job_overrides, config, design_keys)
     pid = point_id(params)
     chash = config_hash(cfg)
     path = out / f"{pid}{POINT_SUFFIX}"
@@ -399,7 +512,7 @@ def run_point(cfg: DictConfig) -> dict[str, Any]:
         row: dict[str, Any] = {"point": pid, **{_column(k): v for k, v in params.items()},
                                "base_seed": base_seed, "replicate": replicate, "seed": seed}
         try:
-            metrics = _run_one(cfg, seed, settings, keep_dir)
+            metrics = _run_one(cfg, config, seed, settings, keep_dir)
             row.update(status=STATUS_OK, error=None, **{m: float(metrics[m]) for m in METRIC_NAMES})
         except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
             log.exception("point %s seed %d failed", pid, seed)
@@ -454,6 +567,16 @@ class SweepCallback(Callback):
 
     def __setstate__(self, state: dict) -> None:
         self.__init__()
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """Where a sweep's job ran, just before its return goes back to the launching process.
+
+        Launchers keep every job's return until the sweep ends. Without the job's two
+        composed configs (about 0.3 MB, unused once the job is done; the point file holds
+        its results) the launching process stays the same size however many points there are.
+        """
+        if OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN:
+            job_return.cfg = job_return.hydra_cfg = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))

@@ -249,6 +249,15 @@ def test_empty_frame():
     assert list(m) == list(METRIC_NAMES)
     assert m["forward_steps"] == 0.0 and m["thaws"] == 0.0
     assert is_nan(m["share_engaged"]) and is_nan(m["net_drift"])
+    assert is_nan(m["mean_monthly_fatalities"])
+
+
+def test_mean_monthly_fatalities_is_the_mean_of_deaths_total():
+    m = pattern_metrics(make_frame(deaths=[0, 10, 50, 20]), P)
+    assert m["mean_monthly_fatalities"] == pytest.approx(20.0)
+    # it does not depend on stances or tolerance
+    m2 = pattern_metrics(make_frame(pak=[E] * 4, deaths=[0, 10, 50, 20], tolerance=5.0), P)
+    assert m2["mean_monthly_fatalities"] == m["mean_monthly_fatalities"]
 
 
 def test_all_engaged_series():
@@ -385,7 +394,7 @@ def test_bad_params_and_missing_columns_raise():
 
 
 def test_metric_names_order_and_types():
-    assert len(METRIC_NAMES) == len(set(METRIC_NAMES)) == 15
+    assert len(METRIC_NAMES) == len(set(METRIC_NAMES)) == 16
     m = pattern_metrics(make_frame([0.0, 0.1, 0.0]), P)
     assert tuple(m) == METRIC_NAMES
     assert all(type(v) is float for v in m.values())
