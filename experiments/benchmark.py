@@ -35,7 +35,8 @@ What it measures, in one process on one machine (figures in docs/benchmark.md):
    flat: results stream to disk).
 
 Results go to ``--out`` (``results/benchmark/benchmark.json``, or ``quick.json`` with
-``--quick``); an earlier file there is compared with the new figures. ``--quick``
+``--quick``; each run is also kept in ``history/``); an earlier file there is compared
+with the new figures. ``--quick``
 prints the key figures as one JSON line (``run_ms``, ``bare_run_ms``,
 ``sweep_vs_batch_run``, ``sweep_vs_bare``, ...). Timings depend on the load of the
 machine: the file records the load average before and after.
@@ -640,10 +641,12 @@ def run_benchmark(s: Settings, quick: bool) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     s, quick = parse_args(argv)
     result = run_benchmark(s, quick)
-    s.out.mkdir(parents=True, exist_ok=True)
     path = s.out / ("quick.json" if quick else "benchmark.json")
     previous = json.loads(path.read_text()) if path.exists() else None
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    text = json.dumps(result, indent=2, default=str) + "\n"
+    (s.out / "history").mkdir(parents=True, exist_ok=True)  # every run kept, for later comparison
+    (s.out / "history" / f"{path.stem}-{result['date'].replace(':', '')}.json").write_text(text)
+    path.write_text(text)
     if quick:
         print(json.dumps(summary_line(result)))
     else:
