@@ -124,6 +124,7 @@ class MilitantGroupParams:
     attack_rate: float = nonneg()
     sanctuary_source: Literal["taliban", "own"]
     own_sanctuary: float = unit()
+    sanctuary_floor: float = unit()
     restraint_sensitivity: float = unit()
     ct_sensitivity: float = unit()
     spoiler: float = nonneg()
@@ -193,6 +194,7 @@ class RelationsParams:
     trust_loss_rate: float = unit()
     trust_mediation_multiplier: float = bounded(1.0, 100.0)
     trust_attack_reference: float = bounded(1e-9, None)
+    unannounced_restraint_credit: float = unit()
     engagement_memory: float = unit()
     upgrade_threshold: float = signed()
     upgrade_months: int = bounded(1, 1200)

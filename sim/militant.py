@@ -62,7 +62,7 @@ class MilitantGroup(mesa.Agent):
                 + p.nexus * self._nexus_partner_strength())
         brake = (1.0 - p.restraint_sensitivity * effective_restraint) * (1.0 - p.ct_sensitivity * ct_operations)
         truce = p.ceasefire_factor if self.ceasefire else 1.0
-        return p.attack_rate * self.strength / 1000.0 * (0.3 + 0.7 * self.sanctuary()) * spur * max(brake, 0.0) * truce
+        return p.attack_rate * self.strength / 1000.0 * (p.sanctuary_floor + (1.0 - p.sanctuary_floor) * self.sanctuary()) * spur * max(brake, 0.0) * truce
 
     def _nexus_partner_strength(self) -> float:
         """TTP strength relative to its capacity: a stronger TTP lends capability to its partners."""

@@ -200,7 +200,7 @@ class WorldState:
         """Pakistan's belief that the Taliban restrain the TTP, from violence vs announced restraint."""
         rp = p.relations
         quiet = math.exp(-a.attacks.get("ttp", 0) / rp.trust_attack_reference)
-        signal = quiet if a.taliban_engaged else 0.5 * quiet
+        signal = quiet if a.taliban_engaged else rp.unannounced_restraint_credit * quiet
         if signal >= self.trust:
             rate = rp.trust_recovery_rate * (1.0 + (rp.trust_mediation_multiplier - 1.0) * min(1.0, a.mediation))
         else:
