@@ -107,6 +107,9 @@ class PolicyModel(mesa.Model):
 
     # ------------------------------------------------------------------ step
     def step(self) -> None:
+        if self.finished:  # a caller (a UI button, a loop) asked for a month past the end
+            self.running = False
+            return
         self.month += 1
         self.previous = self._choices_snapshot()
         started = self.timeline.apply(self.month)  # 1

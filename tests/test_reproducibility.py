@@ -42,3 +42,12 @@ def test_a_run_leaves_its_config_untouched():
     first = sim.build_model(cfg).run().frame()
     assert repr(cfg) == before
     pd.testing.assert_frame_equal(first, sim.build_model(cfg).run().frame())
+
+
+def test_stepping_past_the_end_changes_nothing():
+    model = sim.build_model("baseline", seed=2, months=12).run()
+    before = model.frame()
+    for _ in range(3):
+        model.step()
+    assert not model.running
+    pd.testing.assert_frame_equal(model.frame(), before)
