@@ -15,7 +15,7 @@ benchmark: $(STAMP)
 	$(PY) -m experiments.benchmark
 
 app: $(STAMP)
-	.venv/bin/solara run sim/app.py --host 127.0.0.1 --port 8765 --production
+	.venv/bin/solara run sim/app/app.py --host 127.0.0.1 --port 8765 --production
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv

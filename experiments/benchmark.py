@@ -19,7 +19,7 @@ What it measures, in one process on one machine (figures in docs/benchmark.md):
    (each ``--grid-repeats`` times in turn; medians):
    - the project's path, ``python -m sim -m ... hydra/launcher=joblib`` (a subprocess,
      timed from start to exit): Hydra expands the grid, one job per point runs its
-     seeds and writes one Parquet file of pattern metrics (sim/sweep.py);
+     seeds and writes one Parquet file of pattern metrics (sim/sweeps/sweep.py);
    - ``mesa.batch_run`` over ``BatchRunModel`` (below): one task per run, each builds
      the model from keyword arguments, steps it with Mesa's full collection, and
      returns the pattern metrics of the run with its last collected row.
@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from sim.config import Config, compose, load_config
-from sim.model import PolicyModel
+from sim.model.policy_model import PolicyModel
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "results" / "benchmark"
@@ -172,7 +172,7 @@ def grid_values(s: Settings) -> list[float]:
 
 def set_path(config: Config, path: str, value: Any) -> None:
     """Set a config path (``pakistan.tolerance``) on a typed Config."""
-    from sim.sweep import _walk
+    from sim.sweeps.sweep import _walk
 
     *parents, leaf = path.split(".")
     node = _walk(config, parents)
@@ -239,8 +239,8 @@ class MemoryWatch:
 # ---------------------------------------------------------------------------- 1-2. one run
 def measure_run(s: Settings) -> dict[str, Any]:
     """Median costs of one run: bare loop, with collection, frame, sweep-style run, writing."""
-    from sim.metrics import REQUIRED_COLUMNS, pattern_metrics
-    from sim.outputs import write_run
+    from sim.analysis.metrics import REQUIRED_COLUMNS, pattern_metrics
+    from sim.output.files import write_run
 
     config = load_config(s.scenario, 0, s.months)
     config.output.figures = False  # the dashboard figure is timed on its own below
@@ -282,7 +282,7 @@ def measure_run(s: Settings) -> dict[str, Any]:
 
 def profile_run(s: Settings) -> dict[str, Any]:
     """cProfile of ``profile_runs`` default runs (collection and frame), then of writing their outputs."""
-    from sim.outputs import write_run
+    from sim.output.files import write_run
 
     config = load_config(s.scenario, 0, s.months)
     config.output.figures = False
@@ -353,7 +353,7 @@ def linear_fit(x: list[float], y: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------------------- 3. sweeps
 def run_sweep(s: Settings, values: list[float], seeds: int, folder: Path) -> dict[str, Any]:
     """The project's sweep path, ``python -m sim -m ... hydra/launcher=joblib``, timed end to end."""
-    from sim.aggregate import load_table
+    from sim.sweeps.aggregate import load_table
 
     cmd = [sys.executable, "-m", "sim", "-m", f"{s.grid_param}={','.join(map(repr, values))}",
            f"sweep.replicates={seeds}", f"months={s.months}", f"scenario={s.scenario}",
@@ -394,7 +394,7 @@ class BatchRunModel(PolicyModel):
     def step(self) -> None:
         super().step()
         if not self.running:
-            from sim.metrics import pattern_metrics
+            from sim.analysis.metrics import pattern_metrics
 
             columns = self.datacollector.model_vars
             n = len(columns["month"])
@@ -445,7 +445,7 @@ def bare_grid_seconds(s: Settings, values: list[float], seeds: int) -> tuple[flo
 
 def metrics_agree(sweep_table, batch_table, param: str) -> bool:
     """Do the two paths give the same pattern metrics for every point and seed?"""
-    from sim.metrics import METRIC_NAMES
+    from sim.analysis.metrics import METRIC_NAMES
 
     keys = [param, "seed"]
     a = sweep_table.set_index(keys)[list(METRIC_NAMES)].sort_index()

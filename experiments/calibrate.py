@@ -38,7 +38,7 @@ from omegaconf import OmegaConf
 
 from experiments.scenarios import ensemble, exit_code, save_figure
 from sim.config import Config, ConfigError, compose, validate
-from sim.events import month_index, parse_month
+from sim.config.calendar import month_index, parse_month
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_PATH = ROOT / "configs" / "calibration" / "history_2021_2023.yaml"
@@ -624,7 +624,7 @@ def read_fitted(settings: Settings, path: Path | None = None) -> dict[str, float
 def make_report(settings: Settings, result: dict | None, seeds: int, report_dir: Path, img_dir: Path,
                 log=print) -> Path:
     """Run the fitted history in both modes and write the report and its figures."""
-    from sim.history import record_frame
+    from sim.config.history import record_frame
 
     values = result["values"] if result is not None else read_fitted(settings)
     frames = report_ensembles(settings, seeds, values)

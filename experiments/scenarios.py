@@ -60,7 +60,7 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _run_one(config: Config, seed: int) -> pd.DataFrame:
-    from sim.model import PolicyModel
+    from sim.model.policy_model import PolicyModel
 
     cfg = copy.deepcopy(config)
     cfg.seed = int(seed)

@@ -164,7 +164,7 @@ def load_settings(path: Path = SETTINGS_PATH, quick: bool = False, changes: dict
 
     A bad entry raises a one-line ``ConfigError`` naming it.
     """
-    from sim.metrics import METRIC_NAMES
+    from sim.analysis.metrics import METRIC_NAMES
 
     if not Path(path).is_file():
         raise ConfigError(f"sensitivity settings: {path} does not exist")
@@ -246,7 +246,7 @@ def load_settings(path: Path = SETTINGS_PATH, quick: bool = False, changes: dict
 
 def check_parameters(settings: Settings) -> None:
     """Every parameter must exist and allow both ends of its range (one-line ``ConfigError`` if not)."""
-    from sim.config import _set_value, compose, validate
+    from sim.config.loading import _set_value, compose, validate
 
     base = compose(settings.scenario, months=settings.months)
     for p in settings.parameters:
@@ -309,7 +309,7 @@ def write_design(settings: Settings, folder: Path) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------- runs
 def sweep_command(settings: Settings, folder: Path, points: int) -> list[str]:
-    """The multirun that runs the design through the sweep machinery (sim/sweep.py)."""
+    """The multirun that runs the design through the sweep machinery (sim/sweeps/sweep.py)."""
     cmd = [sys.executable, "-m", "sim", "-m", f"+sweep.design={folder / DESIGN_FILE}",
            f"+design_row=range(0,{points})", f"scenario={settings.scenario}", f"months={settings.months}",
            f"seed={settings.base_seed}", f"sweep.replicates={settings.seeds}", f"hydra.sweep.dir={folder / SWEEP_DIR}"]
@@ -335,7 +335,7 @@ def run_design(settings: Settings, folder: Path, points: int, log=_log) -> float
     The sweep's own output goes to ``folder/sweep.log``; progress (points done, from the
     sweep's markers) is printed every ``PROGRESS_EVERY_SECONDS``.
     """
-    from sim.sweep import PROGRESS_DIR
+    from sim.sweeps.sweep import PROGRESS_DIR
 
     cmd = sweep_command(settings, folder, points)
     log(f"running {points} points x {settings.seeds} seeds through the sweep machinery "
@@ -368,8 +368,8 @@ def point_values(settings: Settings, folder: Path, points: int) -> pd.DataFrame:
     is defined in none. A design row with no finished point file (or whose file holds
     other parameter values) gets NaN metrics and ``runs_ok = 0``.
     """
-    from sim.aggregate import AggregateError, load_table
-    from sim.metrics import METRIC_NAMES
+    from sim.sweeps.aggregate import AggregateError, load_table
+    from sim.analysis.metrics import METRIC_NAMES
 
     design = pd.read_parquet(folder / DESIGN_FILE)
     out = design.copy()
@@ -466,7 +466,7 @@ def morris_indices(problem: dict, x: np.ndarray, y: np.ndarray, levels: int, res
 
 def noise_shares(settings: Settings, folder: Path, values: pd.DataFrame) -> dict[str, float]:
     """Per metric: (mean over points of the variance across seeds) / seeds / variance of the point means."""
-    from sim.aggregate import AggregateError, load_table
+    from sim.sweeps.aggregate import AggregateError, load_table
 
     if settings.seeds < 2:
         return {m: float("nan") for m in settings.metrics}
@@ -740,7 +740,7 @@ def _labels(settings: Settings) -> list[str]:
 
 
 def _metric_title(metric: str) -> tuple[str, str]:
-    from sim.aggregate import METRIC_INFO
+    from sim.sweeps.aggregate import METRIC_INFO
 
     return METRIC_INFO.get(metric, (metric, ""))
 

@@ -17,7 +17,7 @@ from sim.config import Config, ConfigError, load_config
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sim.model import PolicyModel
+    from sim.model.policy_model import PolicyModel
 
 __all__ = ["Config", "ConfigError", "build_model", "load_config", "pattern_metrics", "run"]
 
@@ -25,7 +25,7 @@ __all__ = ["Config", "ConfigError", "build_model", "load_config", "pattern_metri
 def build_model(scenario: str | Config = "baseline", seed: int = 0, months: int | None = None,
                 overrides: dict | list | None = None) -> PolicyModel:
     """Build a model from a scenario name plus overrides, or from a ready ``Config``."""
-    from sim.model import PolicyModel
+    from sim.model.policy_model import PolicyModel
 
     if isinstance(scenario, Config):
         if overrides:
@@ -42,6 +42,6 @@ def run(scenario: str | Config = "baseline", seed: int = 0, months: int | None =
 
 def pattern_metrics(frame: pd.DataFrame, params=None) -> dict[str, float]:
     """The "one step forward, two steps back" metrics of DESIGN §6 for one run's frame."""
-    from sim.metrics import pattern_metrics as _pattern_metrics
+    from sim.analysis.metrics import pattern_metrics as _pattern_metrics
 
     return _pattern_metrics(frame, params)

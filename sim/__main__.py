@@ -1,7 +1,7 @@
 """`python -m sim [overrides]`: run one scenario as a Hydra app (DESIGN §11).
 
 `python -m sim -m [experiment=NAME] [overrides]` runs a sweep (Hydra multirun): each
-job is one parameter point run for `sweep.replicates` seeds (sim/sweep.py).
+job is one parameter point run for `sweep.replicates` seeds (sim/sweeps/sweep.py).
 
 Overrides are checked before Hydra starts, so a bad scenario name, an unknown
 parameter, a wrong type or an out-of-range value stops the run with one line; for a
@@ -62,12 +62,12 @@ def main(cfg: DictConfig) -> dict | None:
     from hydra.types import RunMode
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
-        from sim.sweep import run_point
+        from sim.sweeps.sweep import run_point
 
         return run_point(cfg)
 
-    from sim.model import PolicyModel
-    from sim.outputs import summary, write_run
+    from sim.model.policy_model import PolicyModel
+    from sim.output.files import summary, write_run
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
     config = validate(cfg)
@@ -89,7 +89,7 @@ def cli() -> None:
         if overrides is not None:
             load_config(overrides=overrides)
         elif sweep is not None:
-            from sim.sweep import check_sweep
+            from sim.sweeps.sweep import check_sweep
 
             check_sweep(sweep)
             _skip_hydra_recheck()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import Config, load_config
-from sim.model import PolicyModel
+from sim.model.policy_model import PolicyModel
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.aggregate import (
+from sim.sweeps.aggregate import (
     TABLE_NAME,
     AggregateError,
     Axis,
@@ -23,7 +23,7 @@ from sim.aggregate import (
     load_table,
     plot_metric,
 )
-from sim.metrics import METRIC_NAMES
+from sim.analysis.metrics import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = float("nan")
@@ -40,7 +40,7 @@ CELLS = {
 
 
 def write_points(folder: Path) -> Path:
-    """Point files as sim/sweep.py writes them, one per cell of CELLS."""
+    """Point files as sim/sweeps/sweep.py writes them, one per cell of CELLS."""
     pts = folder / "points"
     pts.mkdir(parents=True)
     for k, ((tol, med), values) in enumerate(CELLS.items()):

@@ -1,6 +1,6 @@
 """The teaching app in a real browser: Debian's headless Chromium, driven by Playwright.
 
-A module fixture serves ``sim/app.py`` with ``solara run`` on a free local port and
+A module fixture serves ``sim/app/app.py`` with ``solara run`` on a free local port and
 stops it afterwards. Each test opens a fresh page (a fresh Solara session), works
 the sidebar and the play panel as a student would, and checks what the page shows
 against the same model run in this process. The runs also write the README's
@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from sim.app import captions
-from sim.app_model import CONTROLS, METRIC_ROWS, TeachingModel, control_defaults, month_summary
-from sim.dashboard import militant_groups
+from sim.app.app import captions
+from sim.app.app_model import CONTROLS, METRIC_ROWS, TeachingModel, control_defaults, month_summary
+from sim.output.dashboard import militant_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG_DIR = ROOT / "docs" / "img"
@@ -59,7 +59,7 @@ def server():
     port = free_port()
     log = tempfile.TemporaryFile()
     solara = Path(sys.executable).parent / "solara"
-    proc = subprocess.Popen([str(solara), "run", "sim/app.py", "--host", "127.0.0.1", "--port", str(port),
+    proc = subprocess.Popen([str(solara), "run", "sim/app/app.py", "--host", "127.0.0.1", "--port", str(port),
                              "--production", "--no-open"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}/"

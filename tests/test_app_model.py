@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.app_model import (
+from sim.app.app_model import (
     CONTROLS,
     HISTORY_MODE_WORDS,
     Snapshot,
@@ -29,8 +29,8 @@ from sim.app_model import (
     settings_in_use,
 )
 from sim.config import load_config, scenario_names
-from sim.dashboard import STANCE_COLOURS, militant_groups
-from sim.pakistan import ENGAGE_INSTRUMENTS, INSTRUMENTS, PRESSURE_INSTRUMENTS
+from sim.output.dashboard import STANCE_COLOURS, militant_groups
+from sim.agents.pakistan import ENGAGE_INSTRUMENTS, INSTRUMENTS, PRESSURE_INSTRUMENTS
 
 
 def moved_controls() -> dict[str, float]:
@@ -320,8 +320,8 @@ def _has_colour(fig, colour: str) -> bool:
 
 
 def test_every_plot_draws_before_the_first_month_and_changes_as_months_pass():
-    from sim.app_plots import comparison_figure, refugees_figure, relations_figure, trade_figure, violence_figure
-    from sim.events import add_months
+    from sim.app.app_plots import comparison_figure, refugees_figure, relations_figure, trade_figure, violence_figure
+    from sim.config.calendar import add_months
 
     model = TeachingModel(seed=0, play_as_pakistan=True)
     model.set_choice("pressure")
@@ -340,13 +340,13 @@ def test_every_plot_draws_before_the_first_month_and_changes_as_months_pass():
 
 
 def test_every_instrument_has_a_plain_label_in_the_play_panel():
-    from sim.app import INSTRUMENT_LABELS
+    from sim.app.app import INSTRUMENT_LABELS
 
     assert set(INSTRUMENT_LABELS) == set(INSTRUMENTS)
 
 
 def test_plot_captions_report_the_latest_month():
-    from sim.app import captions
+    from sim.app.app import captions
 
     model = TeachingModel(seed=0)
     assert set(captions(model.frame()).values()) == {"No month simulated yet."}

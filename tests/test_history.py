@@ -10,9 +10,9 @@ import pytest
 
 import sim
 from sim.config import ConfigError, load_config
-from sim.events import add_months
-from sim.history import record_frame, stance_spans
-from sim.model import PolicyModel
+from sim.config.calendar import add_months
+from sim.config.history import record_frame, stance_spans
+from sim.model.policy_model import PolicyModel
 
 SCENARIO = "history_2021_2025"
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model import PolicyModel
+from sim.model.policy_model import PolicyModel
 from tests.helpers import config
 
 parameters = st.fixed_dictionaries({

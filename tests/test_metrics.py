@@ -1,4 +1,4 @@
-"""Tests of sim.metrics on hand-made series whose answers are worked out by hand below."""
+"""Tests of sim.analysis.metrics on hand-made series whose answers are worked out by hand below."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from sim.metrics import (
+from sim.analysis.metrics import (
     DEFAULT_CONFIG_PATH,
     METRIC_NAMES,
     MetricsParams,

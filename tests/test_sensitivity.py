@@ -2,7 +2,7 @@
 
 The analysis functions are checked on problems with known answers: Sobol indices of the
 Ishigami function, Morris effects of a linear model, a PRIM box of a known region. The
-design-file sweep (sim/sweep.py) is checked like other sweeps: same results as single
+design-file sweep (sim/sweeps/sweep.py) is checked like other sweeps: same results as single
 runs, resume, one-line errors. The full experiment runs once at its --quick size.
 """
 
@@ -31,10 +31,10 @@ from experiments.sensitivity import (
     sobol_design,
     sobol_indices,
 )
-from sim.aggregate import load_table
+from sim.sweeps.aggregate import load_table
 from sim.config import ConfigError
-from sim.metrics import METRIC_NAMES
-from sim.sweep import check_sweep
+from sim.analysis.metrics import METRIC_NAMES
+from sim.sweeps.sweep import check_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,10 +17,10 @@ import pytest
 from omegaconf import OmegaConf
 
 import sim
-from sim.aggregate import load_table
+from sim.sweeps.aggregate import load_table
 from sim.config import ConfigError, load_config
-from sim.metrics import METRIC_NAMES
-from sim.sweep import (
+from sim.analysis.metrics import METRIC_NAMES
+from sim.sweeps.sweep import (
     _is_finished,
     check_sweep,
     config_hash,

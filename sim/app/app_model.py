@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sim.config import Config, load_config, scenario_names
-from sim.model import PolicyModel
-from sim.narrative import group_label
-from sim.pakistan import ENGAGE_INSTRUMENTS, INSTRUMENTS, PRESSURE_INSTRUMENTS
+from sim.model.policy_model import PolicyModel
+from sim.output.narrative import group_label
+from sim.agents.pakistan import ENGAGE_INSTRUMENTS, INSTRUMENTS, PRESSURE_INSTRUMENTS
 
 DEFAULT_SCENARIO = "baseline"
 STANCES = ("engage", "pressure")
@@ -279,7 +279,7 @@ def metric_rows(metrics: dict[str, float], thaw_min_months: int) -> list[tuple[s
 
 
 def thaw_min_months(config: Config) -> int:
-    from sim.metrics import MetricsParams, load_params
+    from sim.analysis.metrics import MetricsParams, load_params
 
     mapping = config.extras.get("metrics")
     return (MetricsParams.from_mapping(mapping) if mapping else load_params()).thaw_min_months
@@ -349,7 +349,7 @@ class Snapshot:
 
     @classmethod
     def of(cls, model: TeachingModel) -> Snapshot:
-        from sim import pattern_metrics
+        from sim.analysis.metrics import pattern_metrics
 
         params = model.config.extras.get("metrics")
         frame = model.frame()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import mesa
 
-from sim.config import PakistanParams
-from sim.learning import Attractions, logit_probability
+from sim.config.schema import PakistanParams
+from sim.agents.learning import Attractions, logit_probability
 
 ENGAGE_INSTRUMENTS = ("talks", "trade_facilitation", "connectivity", "ttp_talks")
 PRESSURE_INSTRUMENTS = ("transit_restrictions", "border_closure", "forced_repatriation",

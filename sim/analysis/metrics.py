@@ -152,7 +152,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "tolerance",
 )
 
-DEFAULT_CONFIG_PATH: Path = Path(__file__).resolve().parents[1] / "configs" / "metrics" / "default.yaml"
+DEFAULT_CONFIG_PATH: Path = Path(__file__).resolve().parents[2] / "configs" / "metrics" / "default.yaml"
 
 _NAN = float("nan")
 

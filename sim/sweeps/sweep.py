@@ -31,7 +31,7 @@ holds what Hydra does not give:
   of the point's identity and config hash, so such a sweep is checked, streamed, resumed
   and its failures recorded like any other.
 
-``python -m sim.aggregate FOLDER`` reads the point files into one table (sim/aggregate.py).
+``python -m sim.aggregate FOLDER`` reads the point files into one table (sim/sweeps/aggregate.py).
 """
 
 from __future__ import annotations
@@ -294,7 +294,7 @@ def apply_design_row(cfg: DictConfig) -> tuple[str, ...]:
     Raises a one-line ``ConfigError`` when one is given without the other, for a row out
     of range, an unknown parameter or a value the parameter does not allow.
     """
-    from sim.config import _set_value
+    from sim.config.loading import _set_value
 
     row = cfg.get(DESIGN_ROW_KEY) if DESIGN_ROW_KEY in cfg else None
     design_path = OmegaConf.select(cfg, "sweep.design", default=None)
@@ -454,9 +454,9 @@ class DeliberateFailure(RuntimeError):
 def _run_one(cfg: DictConfig, config: Config, seed: int, settings: SweepSettings,
              keep_dir: Path | None) -> dict[str, float]:
     """One run of a point: ``config`` is the point's checked config (the model runs on its own copy)."""
-    from sim import pattern_metrics
-    from sim.metrics import REQUIRED_COLUMNS
-    from sim.model import PolicyModel
+    from sim.analysis.metrics import pattern_metrics
+    from sim.analysis.metrics import REQUIRED_COLUMNS
+    from sim.model.policy_model import PolicyModel
 
     config = dataclasses.replace(config, seed=seed)
     if settings.fail_on_seed is not None and seed == settings.fail_on_seed:
@@ -464,7 +464,7 @@ def _run_one(cfg: DictConfig, config: Config, seed: int, settings: SweepSettings
     full = keep_dir is not None or settings.collect == "full"
     model = PolicyModel(config, collect=True if full else REQUIRED_COLUMNS).run()
     if keep_dir is not None:
-        from sim.outputs import write_run
+        from sim.output.files import write_run
 
         raw = copy.deepcopy(cfg)
         raw.seed = seed
@@ -480,7 +480,7 @@ def run_point(cfg: DictConfig) -> dict[str, Any]:
     import pandas as pd
     from hydra.core.hydra_config import HydraConfig
 
-    from sim.metrics import METRIC_NAMES
+    from sim.analysis.metrics import METRIC_NAMES
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
     hc = HydraConfig.get()

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sim.model import PolicyModel
+    from sim.model.policy_model import PolicyModel
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -24,7 +24,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def write_run(model: PolicyModel, out_dir: str | Path, raw_config: DictConfig | None = None) -> dict[str, Path]:
     """Write everything one run produces into ``out_dir``; return the paths written."""
-    from sim import pattern_metrics
+    from sim.analysis.metrics import pattern_metrics
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def write_run(model: PolicyModel, out_dir: str | Path, raw_config: DictConfig | 
     else:
         paths.pop("events")
     if model.config.output.figures:
-        from sim.dashboard import plot_run
+        from sim.output.dashboard import plot_run
 
         paths["dashboard"] = plot_run(frame, out / "dashboard.png", title=_title(model))
     return paths

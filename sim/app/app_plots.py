@@ -15,8 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from sim.dashboard import GROUP_COLOURS, STANCE_COLOURS, draw_stance_bands, militant_groups, stance_spans
-from sim.narrative import group_label
+from sim.output.dashboard import GROUP_COLOURS, STANCE_COLOURS, draw_stance_bands, militant_groups, stance_spans
+from sim.output.narrative import group_label
 
 WIDTH, HEIGHT, TALL, DPI = 6.4, 3.3, 4.6, 90  # figure size (inches) and resolution: layout only
 BAND_ROOM = 1.25  # headroom above the data so the stance bands (top 14% of an axis) never hide it

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sim.config import ConfigError, EventSpec
+from sim.config.calendar import add_months, month_index, parse_month
+from sim.config.schema import ConfigError, EventSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sim.config import Config
+    from sim.config.schema import Config
 
 MODES = ("forced", "free")
 SIDES = ("pakistan", "taliban")
@@ -76,7 +77,6 @@ def settings(config: Config) -> dict[str, Any] | None:
 
 def stance_spans(config: Config) -> list[StanceSpan]:
     """The record as one span per side and run of equal stances, checked against the scenario."""
-    from sim.events import month_index, parse_month  # local: events imports sim.config
 
     hist = settings(config)
     if hist is None:
@@ -141,7 +141,6 @@ def record_frame(config: Config) -> pd.DataFrame:
     """The recorded stances month by month (date, pakistan, taliban), for comparing free runs."""
     import pandas as pd
 
-    from sim.events import add_months, parse_month
 
     start = parse_month(config.scenario.start_date, "scenario.start_date")
     months = config.n_months

@@ -14,7 +14,7 @@ import math
 
 import mesa
 
-from sim.config import MilitantGroupParams
+from sim.config.schema import MilitantGroupParams
 
 VICTIMS = ("security", "civilian", "militant")
 

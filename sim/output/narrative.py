@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sim.events import ScheduledEvent
-    from sim.model import PolicyModel
+    from sim.model.events import ScheduledEvent
+    from sim.model.policy_model import PolicyModel
 
 GROUP_LABELS = {"ttp": "TTP", "iskp": "ISKP", "baloch": "Baloch separatist", "hgb": "Hafiz Gul Bahadur group"}
 VICTIM_WORDS = {"security": "mostly soldiers and police", "civilian": "mostly civilians",

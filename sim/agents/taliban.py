@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import mesa
 
-from sim.config import TalibanParams
-from sim.learning import Attractions, logit_probability
+from sim.config.schema import TalibanParams
+from sim.agents.learning import Attractions, logit_probability
 
 ENGAGE_ACTIONS = ("restrain_ttp", "confidence_building", "cooperation")
 PRESSURE_ACTIONS = ("border_retaliation", "tolerate_ttp", "diversify_trade", "rhetoric")

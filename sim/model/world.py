@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.config import WorldParams
+from sim.config.schema import WorldParams
 
 BORDER_STATES = ("open", "restricted", "closed")
 DIPLOMATIC_LEVELS = ("charge_d_affaires", "ambassador")

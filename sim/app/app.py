@@ -2,14 +2,14 @@
 
 Start it with ``make app``, or::
 
-    .venv/bin/solara run sim/app.py --host 127.0.0.1 --port 8765 --production
+    .venv/bin/solara run sim/app/app.py --host 127.0.0.1 --port 8765 --production
 
 and open http://127.0.0.1:8765. SolaraViz supplies the sidebar (settings, Reset,
 Step, play and pause); this module adds the main page: what month it is and what
 each side does, four live plots with both sides' stances as coloured bands, the
 pattern metrics so far, the event log (newest first) and, in play-as-Pakistan
 mode, the student's decision panel and the comparison with the model's own policy.
-The model is ``sim.app_model.TeachingModel``: the CLI's model, built the CLI's way.
+The model is ``sim.app.app_model.TeachingModel``: the CLI's model, built the CLI's way.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
-from sim.app_model import (
+from sim.app.app_model import (
     STANCES,
     Snapshot,
     TeachingModel,
@@ -32,10 +32,10 @@ from sim.app_model import (
     stance_instruments,
     thaw_min_months,
 )
-from sim.app_plots import comparison_figure, refugees_figure, relations_figure, trade_figure, violence_figure
-from sim.dashboard import STANCE_COLOURS, militant_groups
-from sim.events import add_months
-from sim.narrative import group_label
+from sim.app.app_plots import comparison_figure, refugees_figure, relations_figure, trade_figure, violence_figure
+from sim.output.dashboard import STANCE_COLOURS, militant_groups
+from sim.config.calendar import add_months
+from sim.output.narrative import group_label
 
 TITLE = "Pakistan and the Afghan Taliban: one step forward, two steps back?"
 PLAY_INTERVAL_MS = 200  # pause between months under ▶ (drawing adds ~0.5 s): easy to follow in class

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mesa
 
-from sim.config import MediatorParams
+from sim.config.schema import MediatorParams
 
 
 class Mediator(mesa.Agent):

@@ -22,14 +22,15 @@ import mesa
 import pandas as pd
 
 from sim.config import Config
-from sim.events import Timeline, add_months, parse_month
-from sim.influences import ExternalInfluences
-from sim.mediator import Mediator
-from sim.militant import VICTIMS, MilitantGroup
-from sim.narrative import EventLog
-from sim.pakistan import INSTRUMENTS, Pakistan
-from sim.taliban import ACTIONS, Taliban
-from sim.world import MonthlyActions, WorldState
+from sim.config.calendar import add_months, parse_month
+from sim.model.events import Timeline
+from sim.agents.influences import ExternalInfluences
+from sim.agents.mediator import Mediator
+from sim.agents.militant import VICTIMS, MilitantGroup
+from sim.output.narrative import EventLog
+from sim.agents.pakistan import INSTRUMENTS, Pakistan
+from sim.agents.taliban import ACTIONS, Taliban
+from sim.model.world import MonthlyActions, WorldState
 
 
 class ScalarCollector(mesa.DataCollector):
@@ -61,7 +62,7 @@ class PolicyModel(mesa.Model):
         ``collect``: True collects every frame column each month and writes the event
         log; False steps the bare model (no table, no event log: the benchmarks' lower
         bound); a list of column names collects only those columns and no event log
-        (a sweep collects the columns its pattern metrics read, ``sim.metrics.REQUIRED_COLUMNS``).
+        (a sweep collects the columns its pattern metrics read, ``sim.analysis.metrics.REQUIRED_COLUMNS``).
         """
         super().__init__(rng=config.seed)
         self.collect = collect is not False

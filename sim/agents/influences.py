@@ -8,7 +8,7 @@ scenario events change their levels like any other parameter.
 
 from __future__ import annotations
 
-from sim.config import InfluenceParams
+from sim.config.schema import InfluenceParams
 
 
 class ExternalInfluences:

@@ -1,0 +1,1 @@
+"""Analysis of runs: the pattern metrics of "one step forward, two steps back"."""

@@ -1,0 +1,1 @@
+"""Experiments' machinery: Hydra sweeps (one job per point x seeds) and their aggregation."""
