@@ -1,10 +1,18 @@
 """Benchmark: one run, the bare loop, a sweep through Hydra vs Mesa's batch_run, and scaling.
 
-    python -m experiments.benchmark            # full benchmark (a few minutes on 2 cores)
-    python -m experiments.benchmark --quick    # small grid, under a minute: one JSON line
+    python -m experiments.benchmark            # full benchmark (about 10 minutes on 2 cores)
+    python -m experiments.benchmark --quick    # 40 x 25 grid, about 2 minutes: one JSON line
     python -m experiments.benchmark --help     # every setting and its default
 
-What it measures, in one process on one machine (figures in docs/benchmark.md):
+What it measures, in one process on one machine (figures in docs/benchmark.md; every
+ratio is taken within one run, so a change of machine or load moves both sides):
+
+0. **The public API and a reference**: ``sim.run(...)`` against the model run it wraps,
+   ``build_model(config).run().frame()`` with the config loaded once (``api_vs_model``);
+   a 120-month run with collection against 3,600 scalar NumPy draws (30 a month, the
+   model's order of magnitude: ``random``, ``normal``, ``poisson``, ``binomial`` in turn
+   on one ``Generator``) timed in the same process (``run_vs_reference``; the bare loop's
+   ``bare_vs_reference``).
 
 1. **One run**: a default run (scenario ``baseline``, 120 months) built, stepped with
    collection and turned into its frame; the median of ``--runs`` runs (``run_ms``),
@@ -93,11 +101,13 @@ class Settings:
     profile_runs: int = setting(50, "runs profiled with cProfile")
     profile_top: int = setting(12, "functions listed from each profile")
     figure_runs: int = setting(3, "runs whose dashboard figure is timed")
+    api_runs: int = setting(30, "runs timed each way for api_vs_model")
+    reference_repeats: int = setting(200, "times the 3,600 reference draws are timed (median)")
     grid_param: str = setting("pakistan.tolerance", "config path swept in the grid")
     grid_low: float = setting(20.0, "lowest value of the grid parameter")
     grid_high: float = setting(120.0, "highest value of the grid parameter")
-    grid_points: int = setting(50, "values of the grid parameter (points)")
-    grid_seeds: int = setting(20, "seeds per point (sweep.replicates)")
+    grid_points: int = setting(80, "values of the grid parameter (points)")
+    grid_seeds: int = setting(25, "seeds per point (sweep.replicates)")
     grid_repeats: int = setting(3, "times the grid is run each way, in turn (medians)")
     cores: int = setting(os.cpu_count() or 1, "processes of the sweep and of batch_run")
     scaling_months: tuple[int, ...] = setting((60, 120, 240, 480), "run lengths timed")
@@ -107,9 +117,11 @@ class Settings:
     out: Path = setting(RESULTS_DIR, "folder of the results file")
 
 
-# --quick: a small grid and few repetitions; the same figures, under a minute.
-QUICK = {"runs": 40, "profile_runs": 10, "figure_runs": 1, "grid_points": 10, "grid_seeds": 10, "grid_repeats": 1,
-         "scaling_month_runs": 8, "scaling_runs": (40, 80)}
+# --quick: fewer repetitions, but a grid of 40 points x 25 seeds (1,000 runs): large enough
+# that a sweep's start-up (~3 s) does not dominate its ratios; about two minutes.
+QUICK = {"runs": 40, "profile_runs": 10, "figure_runs": 1, "api_runs": 10, "reference_repeats": 50,
+         "grid_points": 40, "grid_seeds": 25, "grid_repeats": 1, "scaling_month_runs": 8, "scaling_runs": (100, 200)}
+REFERENCE_DRAWS = 3_600  # scalar NumPy draws of the reference: 30 a month for 120 months
 
 
 def _parse_tuple(text: str) -> tuple[int, ...]:
@@ -322,6 +334,41 @@ def _where(filename: str, line: int, func: str) -> str:
     else:
         name = Path(filename).name
     return f"{name}:{line}({func})"
+
+
+# ---------------------------------------------------------------------------- 0. API and reference
+def measure_api(s: Settings) -> dict[str, Any]:
+    """``sim.run`` against the model run it wraps, in turn (so a change of load hits both); medians."""
+    import sim
+
+    config = load_config(s.scenario, 0, s.months)
+    api, model = [], []
+    for i in range(s.api_runs + 1):  # the first pair warms caches and is dropped
+        t_api, _ = timed(lambda: sim.run(s.scenario, seed=i, months=s.months))
+        t_model, _ = timed(lambda: sim.build_model(with_seed(config, i)).run().frame())
+        if i:
+            api.append(t_api)
+            model.append(t_model)
+    return {"api_run_ms": median_ms(api), "api_model_run_ms": median_ms(model),
+            "api_vs_model": statistics.median(api) / statistics.median(model)}
+
+
+def reference_draws(rng: np.random.Generator) -> None:
+    """3,600 scalar draws, 30 a month for 120 months, of the kinds the model makes."""
+    for _ in range(REFERENCE_DRAWS // 4):
+        rng.random()
+        rng.normal()
+        rng.poisson(3.0)
+        rng.binomial(10, 0.3)
+
+
+def measure_reference(s: Settings, run_ms: float, bare_run_ms: float) -> dict[str, Any]:
+    """The reference's median time; a run and the bare loop as multiples of it."""
+    rng = np.random.default_rng(0)
+    reference_draws(rng)  # warm-up
+    times = [timed(reference_draws, rng)[0] for _ in range(s.reference_repeats)]
+    ref = median_ms(times)
+    return {"reference_ms": ref, "run_vs_reference": run_ms / ref, "bare_vs_reference": bare_run_ms / ref}
 
 
 def measure_months(s: Settings) -> dict[str, Any]:

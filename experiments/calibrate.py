@@ -1,4 +1,4 @@
-"""Calibrate the history replay to the public figures of 2021-2023 (DESIGN §8).
+"""Calibrate the history replay to the public figures of 2021-2023 (ODD §5 and docs/calibration.md).
 
     python -m experiments.calibrate            # full fit, writes the fitted config and the report
     python -m experiments.calibrate --quick    # a smoke run of the whole pipeline (tests)
@@ -284,7 +284,7 @@ def _fmt(x: float) -> str:
 def write_calibrated(settings: Settings, result: dict, table: pd.DataFrame, path: Path) -> Path:
     """Write the fitted values as a Hydra config, each with its meaning, unit and target."""
     lines = ["# @package _global_",
-             "# Fitted by experiments/calibrate.py to the public figures of 2021-2023 (DESIGN §8);",
+             "# Fitted by experiments/calibrate.py to the public figures of 2021-2023 (ODD §5 and docs/calibration.md);",
              "# settings and targets: configs/calibration/history_2021_2023.yaml; report: docs/calibration.md.",
              f"# Forced mode, {result['seeds']} seeds per evaluation, {result['evaluations']} evaluations, "
              f"objective {result['objective']:.3f} (sum of squared misses in tolerances)"
@@ -535,7 +535,7 @@ def write_report(settings: Settings, result: dict | None, tables: dict[str, pd.D
     text = f"""# Calibration of the history replay (2021-2023)
 
 The history scenario `history_2021_2025` replays August 2021 to November 2025. Its
-free parameters were fitted to the public figures of DESIGN §8 for **2021-2023 only**;
+free parameters were fitted to the public figures of ODD §5 and docs/calibration.md for **2021-2023 only**;
 2024-2025 is the model's **out-of-sample** test and was never seen by the fit.
 Settings, targets, tolerances and search boxes: `configs/calibration/history_2021_2023.yaml`;
 fitted values: `configs/calibrated/history_2021_2023.yaml` (merged by the history
@@ -595,7 +595,7 @@ a check only: it is higher than GTI and CRSS together imply for the same months.
 
 {_md_table(pd.DataFrame(oos_rows))}
 
-The record (DESIGN §1, §10) says violence rose further under the 2023-24 pressure, rose
+The record (ODD §1 and §5) says violence rose further under the 2023-24 pressure, rose
 again within weeks of the 2025 thaw, and relations collapsed in October 2025. The rows
 above give the share of runs that reproduce each of these facts, and how often the free
 agents choose the stance the record shows. What they say about the model is discussed in

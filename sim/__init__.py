@@ -1,6 +1,6 @@
 """Agent-based simulation of Pakistan–Afghanistan policy dynamics.
 
-A thinking tool, not a forecast. The public interface (DESIGN §11):
+A thinking tool, not a forecast. The public interface (the README, "Public interface"):
 
     import sim
     frame = sim.run(scenario="baseline", seed=0, months=None, overrides=None)
@@ -41,7 +41,7 @@ def run(scenario: str | Config = "baseline", seed: int = 0, months: int | None =
 
 
 def pattern_metrics(frame: pd.DataFrame, params=None) -> dict[str, float]:
-    """The "one step forward, two steps back" metrics of DESIGN §6 for one run's frame."""
+    """The "one step forward, two steps back" metrics of docs/ODD.md, "Pattern metrics" for one run's frame."""
     from sim.analysis.metrics import pattern_metrics as _pattern_metrics
 
     return _pattern_metrics(frame, params)

@@ -1,4 +1,4 @@
-"""`python -m sim [overrides]`: run one scenario as a Hydra app (DESIGN §11).
+"""`python -m sim [overrides]`: run one scenario as a Hydra app (the README, "Public interface").
 
 `python -m sim -m [experiment=NAME] [overrides]` runs a sweep (Hydra multirun): each
 job is one parameter point run for `sweep.replicates` seeds (sim/sweeps/sweep.py).

@@ -1,4 +1,4 @@
-"""The calibrated history replay meets the public figures of 2021-2023 (DESIGN §8).
+"""The calibrated history replay meets the public figures of 2021-2023 (ODD §5 and docs/calibration.md).
 
 Definitions (see configs/calibration/history_2021_2023.yaml):
 * GTI terrorism deaths (292 in 2021, 643 in 2022) are compared with the model's

@@ -1,4 +1,4 @@
-"""The main job and the public interface of DESIGN §11."""
+"""The main job and the public interface of the README, "Public interface"."""
 
 from __future__ import annotations
 

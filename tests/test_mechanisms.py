@@ -1,4 +1,4 @@
-"""Each mechanism of DESIGN §3 shown by a controlled comparison of runs.
+"""Each mechanism of ODD §6 shown by a controlled comparison of runs.
 
 The two runs of a comparison differ in one thing only; stances are forced where the
 mechanism is about the world's response, so the comparison is not muddied by the

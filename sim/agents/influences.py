@@ -1,4 +1,4 @@
-"""External influences as exogenous, scenario-switchable processes (DESIGN §3).
+"""External influences as exogenous, scenario-switchable processes (docs/ODD.md, "External influences").
 
 India's outreach to Kabul raises Pakistan's fear of being sidelined; Iran's ports
 (and Central Asian routes) let the Taliban recapture trade Pakistan squeezes out.

@@ -1,4 +1,5 @@
-"""Shared decision machinery for the two states: logit choice and learned attractions.
+"""Shared decision machinery for the two states: logit choice, learned attractions and
+the base class ``LearningState`` that Pakistan and the Taliban both extend.
 
 Both Pakistan and the Taliban choose between two stances, ``engage`` and
 ``pressure``, by a logit (quantal-response) rule over the difference of their
@@ -10,6 +11,8 @@ forgone stance's attraction decaying towards zero).
 from __future__ import annotations
 
 import math
+
+import mesa
 
 STANCES = ("engage", "pressure")
 
@@ -46,3 +49,36 @@ class Attractions:
         else:
             self.pressure += lr * (reward - self.pressure)
             self.engage *= self.decay
+
+
+class LearningState(mesa.Agent):
+    """A state (Pakistan, the Taliban) that chooses a stance by logit and learns from outcomes.
+
+    Subclasses give ``utility_gap`` (U(engage) - U(pressure) from last month's world),
+    their own instruments or actions, and the reward ``learn`` reinforces. A scenario
+    event can force the stance (``forced_stance``); the logit draw is still made, so a
+    forced month consumes the same random numbers as a free one.
+    """
+
+    def __init__(self, model: mesa.Model, params):
+        super().__init__(model)
+        self.params = params
+        self.stance: str = params.initial_stance
+        self.p_engage = 1.0 if self.stance == "engage" else 0.0
+        self.attractions = Attractions(params.learning_rate, params.attraction_decay)
+        self.forced_stance: str | None = None
+        self.last_reward = 0.0
+
+    def utility_gap(self) -> float:
+        raise NotImplementedError
+
+    def draw_stance(self) -> str:
+        """This month's stance: a logit draw over the utility gap, unless an event forces it."""
+        self.p_engage = logit_probability(self.utility_gap(), self.params.choice_precision)
+        stance = "engage" if self.model.rng.random() < self.p_engage else "pressure"
+        return self.forced_stance if self.forced_stance is not None else stance
+
+    def reinforce(self, reward: float) -> None:
+        """Stage 6: the stance just played earns the reward that followed it."""
+        self.last_reward = reward
+        self.attractions.reinforce(self.stance, reward)

@@ -5,7 +5,12 @@ spoiler incentive (it strikes when engagement progresses), revenge after Pakista
 strikes, and the brakes of effective Taliban restraint and Pakistani counter-terror
 operations. Attacks are drawn from a Poisson law and their fatalities from a
 log-normal (heavy-tailed) law, split into security forces, civilians and militants.
-Strength then moves by recruitment, attrition, resettlement and TTP->ISKP defection.
+Strength then moves by recruitment, attrition, resettlement and defection from the
+group the Taliban shelter to their rival (``update_flows``, stage 5).
+
+Groups play roles set in config (``militants.roles``): ``sheltered`` (the TTP by
+default) is the group talks, ceasefires and prisoner releases act on and whose
+strength a nexus partner draws on; ``rival`` (ISKP) takes its defectors.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ import math
 
 import mesa
 
-from sim.config.schema import MilitantGroupParams
+from sim.config.schema import MilitantGroupParams, MilitantsConfig
 
 VICTIMS = ("security", "civilian", "militant")
 
 
 class MilitantGroup(mesa.Agent):
+    # Frame columns, each suffixed with the group's name (attacks_ttp, ...): column -> attribute.
+    FRAME_COLUMNS = {"intensity": "intensity", "attacks": "attacks", "deaths": "deaths", "strength": "strength",
+                     "suicide_attacks": "suicide_attacks", "ceasefire": "ceasefire", "defected": "defected_out"}
+
     def __init__(self, model: mesa.Model, name: str, params: MilitantGroupParams):
         super().__init__(model)
         self.name = name
@@ -52,11 +61,11 @@ class MilitantGroup(mesa.Agent):
         p, m = self.params, self.model
         w = m.world
         scale = m.config.militants.spoiler_scale
-        china = m.mediators.get("china")
-        china_active = china.active_last if china is not None else False
+        # CPEC spoiling: attacks rise while a mediator with interests exposed to them (China) mediates.
+        cpec_mediation = max((md.params.cpec_exposure * md.active_last for md in m.mediators.values()), default=0.0)
         spur = (1.0
                 + scale * p.spoiler * w.engagement_progress
-                + scale * p.spoiler_china * china_active
+                + scale * p.spoiler_china * cpec_mediation
                 + p.revenge * self.revenge_level
                 + p.grievance_boost * m.taliban.grievance_level
                 + p.nexus * self._nexus_partner_strength())
@@ -65,11 +74,12 @@ class MilitantGroup(mesa.Agent):
         return p.attack_rate * self.strength / 1000.0 * (p.sanctuary_floor + (1.0 - p.sanctuary_floor) * self.sanctuary()) * spur * max(brake, 0.0) * truce
 
     def _nexus_partner_strength(self) -> float:
-        """TTP strength relative to its capacity: a stronger TTP lends capability to its partners."""
-        if self.params.nexus == 0 or self.name == "ttp":
+        """The sheltered group's strength relative to its capacity: it lends capability to its partners."""
+        sheltered = self.model.config.militants.roles.sheltered
+        if self.params.nexus == 0 or self.name == sheltered:
             return 0.0
-        ttp = self.model.militants["ttp"]
-        return ttp.strength / ttp.params.capacity
+        partner = self.model.militants[sheltered]
+        return partner.strength / partner.params.capacity
 
     def act(self, effective_restraint: float, ct_operations: float) -> None:
         p, rng = self.params, self.model.rng
@@ -122,3 +132,41 @@ class MilitantGroup(mesa.Agent):
         self.defected_out = defection_rate * s
         self.strength = max(0.0, s + recruits + resettled - attrition - self.killed_in_strikes - self.defected_out)
         self.revenge_level = p.revenge_memory * self.revenge_level + (1.0 if struck else 0.0)
+
+
+def update_flows(groups: dict[str, MilitantGroup], ceasefire: dict[str, bool], settings: MilitantsConfig,
+                 pakistan, taliban, rng) -> bool:
+    """Stage 5 for the militants: talks and ceasefire of the sheltered group, then every
+    group's strength (recruitment, attrition, strikes, resettlement) and defection from
+    the sheltered group to the rival. ``ceasefire`` is the world's flags (updated in place).
+    Returns whether a ceasefire started this month (prisoners freed).
+
+    Defectors leave their group during its update and join the rival only after every
+    group has updated, so the order of updates does not matter.
+    """
+    roles = settings.roles
+    sheltered, rival = roles.sheltered, roles.rival
+    talks = pakistan.instruments["ttp_talks"] and taliban.stance == "engage"
+    released = 0.0
+    if ceasefire.get(sheltered) and (pakistan.stance == "pressure" or pakistan.instruments["strikes"]
+                                     or rng.random() < settings.ceasefire_break_prob):
+        ceasefire[sheltered] = False
+    elif talks and not ceasefire.get(sheltered) and rng.random() < settings.ceasefire_prob:
+        ceasefire[sheltered] = True
+        released = settings.resettled_per_release  # prisoners freed, fighters resettle in Pakistan
+    threshold = taliban.params.crackdown_threshold
+    crackdown = max(0.0, taliban.effective_restraint - threshold) / max(1e-9, 1.0 - threshold)
+    strikes = pakistan.instruments["strikes"]
+    defectors = 0.0
+    for g in groups.values():
+        rate = 0.0
+        if g.name == sheltered and rival is not None:
+            rate = (settings.defection_ceasefire * ceasefire.get(sheltered, False)
+                    + settings.defection_talks_rejection * talks
+                    + settings.defection_crackdown * crackdown)
+        g.update_strength(strikes, min(rate, 1.0), released if g.name == sheltered else 0.0)
+        if rate > 0:
+            defectors += g.defected_out
+    if rival is not None:
+        groups[rival].strength += defectors
+    return released > 0

@@ -3,16 +3,14 @@
 State: stance and instruments, tolerance of violence, domestic pressure (a decaying
 memory of fatalities), the military establishment's weight in the regime, economic
 stress, and a learned attraction to each stance. The decision is a logit choice over
-the utility gap between engaging and pressuring (DESIGN §3), and attractions are
+the utility gap between engaging and pressuring (docs/ODD.md, "Pakistan"), and attractions are
 reinforced by what followed each stance, so Pakistan learns that a stance "failed".
 """
 
 from __future__ import annotations
 
-import mesa
-
 from sim.config.schema import PakistanParams
-from sim.agents.learning import Attractions, logit_probability
+from sim.agents.learning import LearningState
 
 ENGAGE_INSTRUMENTS = ("talks", "trade_facilitation", "connectivity", "ttp_talks")
 PRESSURE_INSTRUMENTS = ("transit_restrictions", "border_closure", "forced_repatriation",
@@ -20,21 +18,26 @@ PRESSURE_INSTRUMENTS = ("transit_restrictions", "border_closure", "forced_repatr
 INSTRUMENTS = ENGAGE_INSTRUMENTS + PRESSURE_INSTRUMENTS
 
 
-class Pakistan(mesa.Agent):
-    def __init__(self, model: mesa.Model, params: PakistanParams):
-        super().__init__(model)
-        self.params = params
-        self.stance = params.initial_stance
+class Pakistan(LearningState):
+    COLUMN_PREFIX = "pakistan"
+    FRAME_COLUMNS = {  # frame column -> attribute
+        "pakistan_stance": "stance", "tolerance": "params.tolerance", "pakistan_p_engage": "p_engage",
+        "pakistan_domestic_pressure": "domestic_pressure", "pakistan_attraction_engage": "attractions.engage",
+        "pakistan_attraction_pressure": "attractions.pressure", "pakistan_ct_operations": "ct_operations",
+    }
+
+    def __init__(self, model, params: PakistanParams):
+        super().__init__(model, params)
         self.instruments = dict.fromkeys(INSTRUMENTS, False)
         self.ct_operations = 0.0
         self.domestic_pressure = 0.0
-        self.p_engage = 1.0 if self.stance == "engage" else 0.0
         self.months_in_stance = 0
-        self.attractions = Attractions(params.learning_rate, params.attraction_decay)
-        self.forced_stance: str | None = None
         self.forced_instruments: dict[str, bool] = {}
         self._last_deaths = 0.0
-        self.last_reward = 0.0
+
+    @property
+    def menu(self) -> dict[str, bool]:
+        return self.instruments
 
     # -------------------------------------------------------------- stage 3
     def utility_gap(self) -> float:
@@ -55,11 +58,8 @@ class Pakistan(mesa.Agent):
                 - p.w_military * (2.0 * p.military_weight - 1.0))
 
     def decide(self) -> None:
-        p, rng = self.params, self.model.rng
-        self.p_engage = logit_probability(self.utility_gap(), p.choice_precision)
-        stance = "engage" if rng.random() < self.p_engage else "pressure"
-        if self.forced_stance is not None:
-            stance = self.forced_stance
+        p = self.params
+        stance = self.draw_stance()
         self.months_in_stance = self.months_in_stance + 1 if stance == self.stance else 1
         self.stance = stance
         self.instruments = self._choose_instruments(stance)
@@ -92,9 +92,7 @@ class Pakistan(mesa.Agent):
         tol = max(p.tolerance, 1e-9)
         trend = (w.deaths_total - self._last_deaths) / tol
         self._last_deaths = w.deaths_total
-        trade_ratio = w.trade / self.model.config.world.trade.base if self.model.config.world.trade.base > 0 else 0.0
-        self.last_reward = (-p.reward_violence_level * (self.domestic_pressure / tol - 1.0)
-                            - p.reward_violence_trend * trend
-                            + p.reward_trade * (trade_ratio - 1.0)
-                            + p.reward_relations * w.relations)
-        self.attractions.reinforce(self.stance, self.last_reward)
+        self.reinforce(-p.reward_violence_level * (self.domestic_pressure / tol - 1.0)
+                       - p.reward_violence_trend * trend
+                       + p.reward_trade * (w.trade_ratio - 1.0)
+                       + p.reward_relations * w.relations)

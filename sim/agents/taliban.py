@@ -3,38 +3,43 @@
 State: cohesion (pragmatists vs hardliners, Haqqanis vs Kandaharis, as one level),
 sanctuary given to the TTP, trade diversification away from Pakistani routes,
 grievance towards Pakistan, restraint intent and a learned attraction to each stance.
-Two frictions of DESIGN §3: declared restraint is diluted by low cohesion
+Two frictions (docs/ODD.md, "Afghan Taliban"): declared restraint is diluted by low cohesion
 (effective restraint = intent x cohesion), and restraint pushed hard drives TTP
 fighters to ISKP (the crackdown flow, realised in the militant update).
 """
 
 from __future__ import annotations
 
-import mesa
-
 from sim.config.schema import TalibanParams
-from sim.agents.learning import Attractions, logit_probability
+from sim.agents.learning import LearningState
 
 ENGAGE_ACTIONS = ("restrain_ttp", "confidence_building", "cooperation")
 PRESSURE_ACTIONS = ("border_retaliation", "tolerate_ttp", "diversify_trade", "rhetoric")
 ACTIONS = ENGAGE_ACTIONS + PRESSURE_ACTIONS
 
 
-class Taliban(mesa.Agent):
-    def __init__(self, model: mesa.Model, params: TalibanParams):
-        super().__init__(model)
-        self.params = params
-        self.stance = params.initial_stance
+class Taliban(LearningState):
+    COLUMN_PREFIX = "taliban"
+    FRAME_COLUMNS = {  # frame column -> attribute
+        "taliban_stance": "stance", "taliban_pakistan_route_share": "pakistan_route_share",
+        "taliban_p_engage": "p_engage", "taliban_cohesion": "params.cohesion",
+        "taliban_restraint_intent": "restraint_intent", "taliban_effective_restraint": "effective_restraint",
+        "taliban_grievance": "grievance_level", "taliban_diversification": "diversification",
+        "taliban_attraction_engage": "attractions.engage", "taliban_attraction_pressure": "attractions.pressure",
+    }
+
+    def __init__(self, model, params: TalibanParams):
+        super().__init__(model, params)
         self.actions = dict.fromkeys(ACTIONS, False)
         self.grievance = 0.0
         self.diversification = 0.0
         self.strike_boost = 0.0
         self.restraint_intent = 0.0
-        self.p_engage = 1.0 if self.stance == "engage" else 0.0
-        self.attractions = Attractions(params.learning_rate, params.attraction_decay)
-        self.forced_stance: str | None = None
         self.forced_actions: dict[str, bool] = {}
-        self.last_reward = 0.0
+
+    @property
+    def menu(self) -> dict[str, bool]:
+        return self.actions
 
     @property
     def grievance_level(self) -> float:
@@ -53,17 +58,16 @@ class Taliban(mesa.Agent):
     def pakistan_route_share(self) -> float:
         """Share of revenue carried by customs on the Pakistani routes right now."""
         w, rv = self.model.world, self.model.config.world.revenue
-        base_trade = self.model.config.world.trade.base
-        ratio = w.trade / base_trade if base_trade > 0 else 0.0
-        return rv.base * rv.customs_share * rv.pakistan_route_share * ratio / max(w.taliban_revenue, 1e-9)
+        return rv.base * rv.customs_share * rv.pakistan_route_share * w.trade_ratio / max(w.taliban_revenue, 1e-9)
 
     # -------------------------------------------------------------- stage 3
     def utility_gap(self) -> float:
         p, w, prev = self.params, self.model.world, self.model.previous
         reciprocity = 1.0 if prev["pakistan_stance"] == "engage" else -1.0
         incumbency = 1.0 if self.stance == "engage" else -1.0
-        iskp = self.model.militants.get("iskp")
-        iskp_threat = iskp.strength / iskp.params.capacity if iskp is not None else 0.0
+        rival = self.model.config.militants.roles.rival  # the group the Taliban fear (ISKP)
+        iskp_threat = (self.model.militants[rival].strength / self.model.militants[rival].params.capacity
+                       if rival is not None else 0.0)
         return (self.attractions.gap
                 + p.legitimacy_motive
                 + p.w_revenue * self.pakistan_route_share
@@ -75,11 +79,8 @@ class Taliban(mesa.Agent):
                 - p.w_iskp_fear * iskp_threat)
 
     def decide(self) -> None:
-        p, rng = self.params, self.model.rng
-        self.p_engage = logit_probability(self.utility_gap(), p.choice_precision)
-        stance = "engage" if rng.random() < self.p_engage else "pressure"
-        if self.forced_stance is not None:
-            stance = self.forced_stance
+        p = self.params
+        stance = self.draw_stance()
         self.stance = stance
         prev = self.model.previous
         squeezed = prev["border"] != "open"
@@ -98,7 +99,7 @@ class Taliban(mesa.Agent):
         acts["diversify_trade"] = squeezed
         acts.update(self.forced_actions)
         self.actions = acts
-        # Strikes frighten Kabul into tighter restraint for a while (DESIGN §3).
+        # Strikes frighten Kabul into tighter restraint for a while.
         self.restraint_intent = min(1.0, self.restraint_intent + p.strike_restraint_boost * self.strike_boost)
 
     # -------------------------------------------------------------- stage 5
@@ -124,7 +125,6 @@ class Taliban(mesa.Agent):
         p, w = self.params, self.model.world
         base = self.model.config.world.revenue.base
         revenue_ratio = w.taliban_revenue / base if base > 0 else 0.0
-        self.last_reward = (p.reward_revenue * (revenue_ratio - 1.0)
-                            - p.reward_grievance * self.grievance_level
-                            + p.reward_relations * w.relations)
-        self.attractions.reinforce(self.stance, self.last_reward)
+        self.reinforce(p.reward_revenue * (revenue_ratio - 1.0)
+                       - p.reward_grievance * self.grievance_level
+                       + p.reward_relations * w.relations)

@@ -1,4 +1,4 @@
-"""Pattern metrics for "one step forward, two steps back" (DESIGN section 6).
+"""Pattern metrics for "one step forward, two steps back" (docs/ODD.md, "Pattern metrics").
 
 This is the one module that turns a run's monthly frame into the pattern metrics.
 ``pattern_metrics(frame, params=None)`` returns a dict of floats whose keys are

@@ -1,4 +1,4 @@
-"""The history replay (DESIGN §7, §10): forced and free modes of a history scenario.
+"""The history replay (docs/ODD.md, "History replay"): forced and free modes of a history scenario.
 
 A history scenario (``configs/scenario/history_2021_2025.yaml``) carries, next to its
 dated ``scenario.events``, a top-level ``history`` block::

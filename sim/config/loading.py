@@ -144,8 +144,14 @@ def _check_cross_field(config: Config) -> None:
             raise ConfigError(
                 f"militants.groups.{name}.share_security + share_civilian: "
                 f"{g.share_security + g.share_civilian:g} is out of range; allowed sum <= 1")
-    if "ttp" not in config.militants.groups:
-        raise ConfigError("militants.groups.ttp: missing; the TTP group is required (the Taliban's restraint acts on it)")
+    groups, roles = config.militants.groups, config.militants.roles
+    for role in ("sheltered", "rival"):
+        name = getattr(roles, role)
+        if name is not None and name not in groups:
+            allowed = ", ".join(groups) + ("" if role == "sheltered" else ", null")
+            raise ConfigError(f"militants.roles.{role}: {name!r} is not a configured group; allowed: {allowed}")
+    if roles.rival is not None and roles.rival == roles.sheltered:
+        raise ConfigError(f"militants.roles.rival: {roles.rival!r} is also the sheltered group; choose another group or null")
 
 
 def load_config(scenario: str | None = None, seed: int | None = None, months: int | None = None,

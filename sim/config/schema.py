@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
@@ -144,8 +147,17 @@ class MilitantGroupParams:
 
 
 @dataclass(kw_only=True)
+class MilitantRoles:
+    """Which configured group plays each role (see configs/militants/default.yaml)."""
+
+    sheltered: str
+    rival: str | None = None
+
+
+@dataclass(kw_only=True)
 class MilitantsConfig:
     groups: dict[str, MilitantGroupParams]
+    roles: MilitantRoles
     spoiler_scale: float = nonneg()
     defection_ceasefire: float = unit()
     defection_crackdown: float = unit()
@@ -274,6 +286,68 @@ class ScenarioConfig:
 class OutputConfig:
     figures: bool
     event_log: bool
+    overwrite: bool = False  # a run may replace the run folder it is pointed at (hydra.run.dir)
+
+
+# ---------------------------------------------------- branches beside the model's parameters
+@dataclass(kw_only=True)
+class MetricsConfig:
+    """Thresholds of the pattern metrics (configs/metrics/default.yaml; sim/analysis/metrics.py)."""
+
+    step_eps: float = nonneg()
+    thaw_min_months: int = bounded(1, None)
+    reversal_window_months: int = bounded(0, None)
+    max_lag_months: int = bounded(0, None)
+    xcorr_min_pairs: int = bounded(2, None)
+    period_min_months: int = bounded(2, None)
+    period_min_range: float = nonneg()
+
+
+@dataclass(kw_only=True)
+class HistoryConfig:
+    """The record of a history scenario; each entry is checked by ``sim.config.history``."""
+
+    mode: Literal["forced", "free"]
+    stances: list[dict[str, Any]]
+
+
+@dataclass(kw_only=True)
+class ExperimentAxis:
+    """One swept (or searched) parameter of a named experiment, with its label for figures."""
+
+    key: str
+    label: str
+    unit: str
+
+
+@dataclass(kw_only=True)
+class ExperimentConfig:
+    """A named experiment (configs/experiment/): what it sweeps and which metrics it draws."""
+
+    name: str
+    title: str
+    axes: list[ExperimentAxis] = field(default_factory=list)    # grid sweeps: x axis, then y axis
+    levers: list[ExperimentAxis] = field(default_factory=list)  # searches: the settings searched
+    metrics: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class SweepSettings:
+    """The ``sweep`` config group (configs/sweep/default.yaml gives meaning and unit).
+
+    Read by ``sim.sweeps``; declared here so that every run, single or swept, refuses an
+    unknown or bad ``sweep.*`` setting before it starts. A new sweep setting is added here.
+    """
+
+    replicates: int = bounded(1, 1_000_000)
+    retry_failed: bool
+    keep_runs: bool
+    progress: bool
+    fail_on_seed: int | None = bounded(0, 2**63 - 1, default=None)
+    exit_in_job: int | None = bounded(0, None, default=None)
+    collect: Literal["metrics", "full"] = "metrics"
+    design: str | None = None   # a design file of points (Parquet or CSV), given as +sweep.design=PATH
+    objectives: list[str] | None = None  # a search's objectives: metric names, "-" = minimised (sim/sweeps/objective.py)
 
 
 @dataclass(kw_only=True)
@@ -299,6 +373,20 @@ class Config:
 # hydra) own; they are carried as plain mappings in ``Config.extras``.
 PASSTHROUGH_KEYS = ("hydra", "metrics", "history", "experiment", "sweep", "calibration")
 
+# The schema of each of those branches: ``validate`` builds it (keys, types, ranges)
+# before a run starts and keeps the checked values, as a plain mapping, in
+# ``Config.extras``. ``None`` = a branch whose owner checks it (``hydra``: Hydra's own
+# schema; ``calibration``: experiments/calibrate.py). A new top-level branch is added
+# to PASSTHROUGH_KEYS and here.
+BRANCH_SCHEMAS: dict[str, type | None] = {
+    "metrics": MetricsConfig,
+    "history": HistoryConfig,
+    "experiment": ExperimentConfig,
+    "sweep": SweepSettings,
+    "hydra": None,
+    "calibration": None,
+}
+
 
 # ------------------------------------------------------------------------- validation
 def _type_name(tp: Any) -> str:
@@ -321,7 +409,29 @@ def _range_text(lo: float | None, hi: float | None) -> str:
     return f"value <= {hi:g}"
 
 
+def plain(value: Any, path: str) -> Any:
+    """``value`` as plain Python data: numpy scalars become numbers, tuples lists.
+
+    Clients driven by numpy (EMA Workbench, pandas rows) hand over ``numpy.float64``,
+    ``int64`` or ``bool_``; they are accepted wherever a Python number is, with the same
+    result. Anything that is not a number, text, true/false, null, or a list or mapping
+    of these is refused with one line.
+    """
+    if isinstance(value, np.generic) and not isinstance(value, (np.void, np.object_)):
+        value = value.item()  # (np.datetime64 etc. become objects refused below)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return str(value) if isinstance(value, str) else value
+    if isinstance(value, (list, tuple)):
+        return [plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(plain(k, path)): plain(v, _join(path, str(k))) for k, v in value.items()}
+    raise ConfigError(f"{path}: {value!r} ({type(value).__name__}) is not a config value; allowed: a number, "
+                      f"a text, true/false, null, or a list or mapping of these")
+
+
 def _convert(value: Any, tp: Any, path: str, rng: tuple | None = None) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -354,11 +464,20 @@ def _convert(value: Any, tp: Any, path: str, rng: tuple | None = None) -> Any:
     if tp in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}" + _allowed(rng))
-        if tp is int and float(value) != int(value):
-            raise ConfigError(f"{path}: expected a whole number, got {value!r}" + _allowed(rng))
-        value = tp(value)
         if value != value:  # NaN
             raise ConfigError(f"{path}: NaN is not allowed" + _allowed(rng))
+        if isinstance(value, float) and value in (math.inf, -math.inf):
+            raise ConfigError(f"{path}: {value!r} is not allowed; expected a finite number" + _allowed(rng))
+        if tp is int:
+            # Whole numbers stay exact (a seed may be up to 2**63 - 1): never via float.
+            if isinstance(value, float) and not value.is_integer():
+                raise ConfigError(f"{path}: expected a whole number, got {value!r}" + _allowed(rng))
+            value = int(value)
+        else:
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ConfigError(f"{path}: {value!r} is out of range" + _allowed(rng)) from None
         if rng is not None:
             lo, hi = rng
             if (lo is not None and value < lo) or (hi is not None and value > hi):

@@ -1,36 +1,42 @@
-"""The Mesa model: agents, the world state and the staged monthly step (DESIGN §5).
+"""The Mesa model: agents, the world state and the staged monthly step (docs/ODD.md, "Process overview").
 
 1. scenario events for the month apply;
 2. mediators assess last month and act;
 3. Pakistan and the Taliban observe last month's state and choose stances;
-4. militant groups choose attack intensity; attacks are realised;
-5. the world state updates at once (violence, border, trade, revenue, refugees,
-   relations, trust; grievance and diversification; militant strengths);
+4. militant groups set attack intensity and attacks are realised;
+5. the world state updates (violence, border, trade, revenue, refugees, relations,
+   trust), then the Taliban's grievance and diversification, then the militants'
+   ceasefire, strengths and defection;
 6. the states learn from the outcome, data are collected and the event log written.
 
-Every agent reads only last month's world (and ``previous``, last month's choices),
-so no agent reacts to another's same-month choice.
+The states choose from last month's world (and ``previous``, last month's choices),
+so neither reacts to the other's same-month choice. The militants are the exception
+by design: their attacks in stage 4 feel this month's Taliban restraint and Pakistani
+counter-terror operations (a crackdown bites at once).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
+from functools import partial
+from operator import attrgetter
 
 import mesa
 import pandas as pd
 
-from sim.config import Config
-from sim.config.calendar import add_months, parse_month
-from sim.model.events import Timeline
+from sim.adapters import note_collection_step
 from sim.agents.influences import ExternalInfluences
 from sim.agents.mediator import Mediator
-from sim.agents.militant import VICTIMS, MilitantGroup
-from sim.output.narrative import EventLog
-from sim.agents.pakistan import INSTRUMENTS, Pakistan
-from sim.agents.taliban import ACTIONS, Taliban
+from sim.agents.militant import VICTIMS, MilitantGroup, update_flows
+from sim.agents.pakistan import Pakistan
+from sim.agents.taliban import Taliban
+from sim.config.calendar import add_months, parse_month
+from sim.config.schema import Config
+from sim.model.events import Timeline
 from sim.model.world import MonthlyActions, WorldState
+from sim.output.narrative import EventLog
 
 
 class ScalarCollector(mesa.DataCollector):
@@ -47,8 +53,7 @@ class ScalarCollector(mesa.DataCollector):
         self._appenders = [(self.model_vars[name].append, fn) for name, fn in columns.items()]
 
     def collect(self, model: mesa.Model) -> None:
-        if hasattr(self, "_collection_steps"):  # read by mesa.batch_run
-            self._collection_steps.append(model.time)
+        note_collection_step(self, model.time)  # read by mesa.batch_run
         for append, report in self._appenders:
             append(report())
 
@@ -149,6 +154,7 @@ class PolicyModel(mesa.Model):
                 victims[v] += n
             suicide += g.suicide_attacks
             cpec += g.cpec_attacks
+        sheltered = self.config.militants.roles.sheltered
         actions = MonthlyActions(
             pakistan_engaged=pk.stance == "engage",
             pakistan=pk.instruments,
@@ -159,6 +165,8 @@ class PolicyModel(mesa.Model):
             inducement=sum(m.inducement for m in self.mediators.values()),
             attacks=attacks,
             deaths=deaths,
+            sheltered_attacks=attacks[sheltered],
+            sheltered_deaths=deaths[sheltered],
             deaths_by_victim=victims,
             suicide_attacks=suicide,
             cpec_attacks=cpec,
@@ -167,36 +175,7 @@ class PolicyModel(mesa.Model):
         )
         w.update(actions, self.config.world, self.rng, pk.params.tolerance)
         tb.absorb(pk.instruments, w.returns_forced, w.border)
-        self._update_ceasefire_and_strengths()
-
-    def _update_ceasefire_and_strengths(self) -> None:
-        """TTP talks, ceasefire, prisoner releases and the flows between groups."""
-        mc, pk, rng = self.config.militants, self.pakistan, self.rng
-        flags = self.world.ceasefire
-        talks = pk.instruments["ttp_talks"] and self.taliban.stance == "engage"
-        released = 0.0
-        if flags.get("ttp") and (pk.stance == "pressure" or pk.instruments["strikes"]
-                                 or rng.random() < mc.ceasefire_break_prob):
-            flags["ttp"] = False
-        elif talks and not flags.get("ttp") and rng.random() < mc.ceasefire_prob:
-            flags["ttp"] = True
-            released = mc.resettled_per_release  # prisoners freed, fighters resettle in Pakistan
-        self.ceasefire_started = released > 0
-        crackdown = max(0.0, self.taliban.effective_restraint - self.taliban.params.crackdown_threshold)
-        crackdown /= max(1e-9, 1.0 - self.taliban.params.crackdown_threshold)
-        strikes = pk.instruments["strikes"]
-        moves = []
-        for g in self.militants.values():
-            rate = 0.0
-            if g.name == "ttp" and "iskp" in self.militants:
-                rate = (mc.defection_ceasefire * flags.get("ttp", False)
-                        + mc.defection_talks_rejection * talks
-                        + mc.defection_crackdown * crackdown)
-            g.update_strength(strikes, min(rate, 1.0), released if g.name == "ttp" else 0.0)
-            if rate > 0:
-                moves.append((self.militants["iskp"], g.defected_out))
-        for receiver, fighters in moves:
-            receiver.strength += fighters
+        self.ceasefire_started = update_flows(self.militants, w.ceasefire, self.config.militants, pk, tb, self.rng)
 
     # ------------------------------------------------------------------ run & read
     def run(self) -> PolicyModel:
@@ -204,70 +183,23 @@ class PolicyModel(mesa.Model):
             self.step()
         return self
 
-    def _reporters(self) -> dict:
-        """Frame columns: every world field and every agent's choice, as zero-argument getters."""
-        m = self
-        cols: dict = {
-            "date": lambda: m.date,
-            "month": lambda: m.month,
-            "relations": lambda: m.world.relations,
-            "trust": lambda: m.world.trust,
-            "pakistan_stance": lambda: m.pakistan.stance,
-            "taliban_stance": lambda: m.taliban.stance,
-            "border": lambda: m.world.border,
-            "transit_fee": lambda: m.world.transit_fee,
-            "trade": lambda: m.world.trade,
-            "pakistan_trade_gain": lambda: m.world.pakistan_trade_gain,
-            "taliban_revenue": lambda: m.world.taliban_revenue,
-            "taliban_pakistan_route_share": lambda: m.taliban.pakistan_route_share,
-            "refugees_in_pakistan": lambda: m.world.refugees_in_pakistan,
-            "refugees_registered": lambda: m.world.refugees_registered,
-            "refugees_documented": lambda: m.world.refugees_documented,
-            "refugees_undocumented": lambda: m.world.refugees_undocumented,
-            "refugee_arrivals": lambda: m.world.refugee_arrivals,
-            "returns_voluntary": lambda: m.world.returns_voluntary,
-            "returns_forced": lambda: m.world.returns_forced,
-            "status_lapses": lambda: m.world.status_lapses,
-            "attacks": lambda: m.world.attacks,
-            "suicide_attacks": lambda: m.world.suicide_attacks,
-            "cpec_attacks": lambda: m.world.cpec_attacks,
-            "deaths_security": lambda: m.world.deaths_security,
-            "deaths_civilian": lambda: m.world.deaths_civilian,
-            "deaths_militant": lambda: m.world.deaths_militant,
-            "deaths_total": lambda: m.world.deaths_total,
-            "diplomatic_level": lambda: m.world.diplomatic_label,
-            "mediation": lambda: m.world.mediation,
-            "engagement_progress": lambda: m.world.engagement_progress,
-            "economic_stress": lambda: m.world.economic_stress,
-            "tolerance": lambda: m.pakistan.params.tolerance,
-            "pakistan_p_engage": lambda: m.pakistan.p_engage,
-            "pakistan_domestic_pressure": lambda: m.pakistan.domestic_pressure,
-            "pakistan_attraction_engage": lambda: m.pakistan.attractions.engage,
-            "pakistan_attraction_pressure": lambda: m.pakistan.attractions.pressure,
-            "pakistan_ct_operations": lambda: m.pakistan.ct_operations,
-            "taliban_p_engage": lambda: m.taliban.p_engage,
-            "taliban_cohesion": lambda: m.taliban.params.cohesion,
-            "taliban_restraint_intent": lambda: m.taliban.restraint_intent,
-            "taliban_effective_restraint": lambda: m.taliban.effective_restraint,
-            "taliban_grievance": lambda: m.taliban.grievance_level,
-            "taliban_diversification": lambda: m.taliban.diversification,
-            "taliban_attraction_engage": lambda: m.taliban.attractions.engage,
-            "taliban_attraction_pressure": lambda: m.taliban.attractions.pressure,
-        }
-        for name in INSTRUMENTS:
-            cols[f"pakistan_{name}"] = lambda n=name: m.pakistan.instruments[n]
-        for name in ACTIONS:
-            cols[f"taliban_{name}"] = lambda n=name: m.taliban.actions[n]
-        for name, med in self.mediators.items():
-            cols[f"mediator_{name}_active"] = lambda md=med: md.active
-        for name, g in self.militants.items():
-            cols[f"intensity_{name}"] = lambda gr=g: gr.intensity
-            cols[f"attacks_{name}"] = lambda gr=g: gr.attacks
-            cols[f"deaths_{name}"] = lambda gr=g: gr.deaths
-            cols[f"strength_{name}"] = lambda gr=g: gr.strength
-            cols[f"suicide_attacks_{name}"] = lambda gr=g: gr.suicide_attacks
-            cols[f"ceasefire_{name}"] = lambda gr=g: m.world.ceasefire[gr.name]
-            cols[f"defected_{name}"] = lambda gr=g: gr.defected_out
+    def _reporters(self) -> dict[str, Callable[[], object]]:
+        """Frame columns, generated from what the world and each agent declare as columns."""
+        cols: dict[str, Callable[[], object]] = {"date": lambda: self.date, "month": lambda: self.month}
+
+        def declare(obj, columns: dict[str, str], suffix: str = "") -> None:
+            for column, attribute in columns.items():
+                cols[column + suffix] = partial(attrgetter(attribute), obj)
+
+        declare(self.world, WorldState.FRAME_COLUMNS)
+        for state in (self.pakistan, self.taliban):
+            declare(state, state.FRAME_COLUMNS)
+            for name in state.menu:  # one true/false column per instrument or action
+                cols[f"{state.COLUMN_PREFIX}_{name}"] = lambda a=state, n=name: a.menu[n]
+        for name, mediator in self.mediators.items():
+            declare(mediator, {f"mediator_{name}_active": "active"})
+        for name, group in self.militants.items():
+            declare(group, MilitantGroup.FRAME_COLUMNS, f"_{name}")
         return cols
 
     def frame(self) -> pd.DataFrame:

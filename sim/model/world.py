@@ -1,16 +1,19 @@
-"""The world state: the one place where the shared state of the region lives.
+"""The world state: the shared state of the region, kept in one object.
 
 ``WorldState`` holds every shared field (relations, trust, trade and border, Taliban
 revenue, refugees by status, violence by group and victim, diplomatic level,
-ceasefire flags). ``WorldState.update`` is stage 5 of the monthly step (DESIGN §5):
-it applies, at once, the choices every agent made in stages 2-4, so no agent ever
-sees another's same-month choice.
+ceasefire flags). ``WorldState.update`` is the first part of stage 5 of the monthly
+step (docs/ODD.md, "Process overview"): it applies the choices the agents made in
+stages 2-4 to the shared fields at once. The agents' own state (the Taliban's
+grievance and diversification, militant strengths and ceasefires) moves right after
+it, in the same stage, in ``Taliban.absorb`` and ``sim.agents.militant.update_flows``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,6 +36,8 @@ class MonthlyActions:
     inducement: float
     attacks: dict[str, int]
     deaths: dict[str, int]
+    sheltered_attacks: int  # attacks and deaths of the group the Taliban shelter (role
+    sheltered_deaths: int   # ``militants.roles.sheltered``): they drive relations and trust
     deaths_by_victim: dict[str, int]
     suicide_attacks: int
     cpec_attacks: int
@@ -42,6 +47,16 @@ class MonthlyActions:
 
 @dataclass
 class WorldState:
+    # Frame columns in order, column name -> field or property; the model collects each.
+    FRAME_COLUMNS: ClassVar[dict[str, str]] = {name: name for name in (
+        "relations", "trust", "border", "transit_fee", "trade", "pakistan_trade_gain", "taliban_revenue",
+        "refugees_in_pakistan", "refugees_registered", "refugees_documented", "refugees_undocumented",
+        "refugee_arrivals", "returns_voluntary", "returns_forced", "status_lapses",
+        "attacks", "suicide_attacks", "cpec_attacks", "deaths_security", "deaths_civilian", "deaths_militant",
+        "deaths_total", "diplomatic_level", "mediation", "engagement_progress", "economic_stress",
+    )} | {"diplomatic_level": "diplomatic_label"}  # column name -> attribute
+
+    params: WorldParams = field(repr=False, compare=False)
     relations: float
     trust: float
     trade: float
@@ -76,6 +91,7 @@ class WorldState:
     def initial(cls, params: WorldParams, groups: list[str], economic_stress: float) -> WorldState:
         rp, tp = params.refugees, params.trade
         return cls(
+            params=params,
             relations=params.relations.initial,
             trust=params.relations.trust_initial,
             trade=tp.base,
@@ -98,6 +114,12 @@ class WorldState:
     @property
     def diplomatic_label(self) -> str:
         return DIPLOMATIC_LEVELS[self.diplomatic_level]
+
+    @property
+    def trade_ratio(self) -> float:
+        """Trade via Pakistan relative to its open-border base (the one place it is computed)."""
+        base = self.params.trade.base
+        return self.trade / base if base > 0 else 0.0
 
     # ------------------------------------------------------------------ stage 5
     def update(self, a: MonthlyActions, p: WorldParams, rng: np.random.Generator, tolerance: float) -> None:
@@ -145,7 +167,7 @@ class WorldState:
         # Customs on the Pakistan routes scale with trade; part of what is lost there
         # is recaptured through other routes in proportion to diversification.
         pak_customs_full = rv.base * rv.customs_share * rv.pakistan_route_share
-        ratio = self.trade / tp.base if tp.base > 0 else 0.0
+        ratio = self.trade_ratio
         lost = pak_customs_full * max(0.0, 1.0 - ratio)
         recaptured = lost * a.diversification * min(1.0, rv.reroute_base + a.iran_reroute)
         self.taliban_revenue = max(0.0, rv.base - pak_customs_full + pak_customs_full * ratio + recaptured)
@@ -181,7 +203,7 @@ class WorldState:
                  - rp.strike_loss * pk["strikes"]
                  - rp.accusation_loss * pk["un_accusation"]
                  - rp.closure_loss * (self.border == "closed")
-                 - rp.violence_loss * min(1.0, a.deaths.get("ttp", 0) / max(tolerance, 1e-9))
+                 - rp.violence_loss * min(1.0, a.sheltered_deaths / max(tolerance, 1e-9))
                  + rp.mediation_gain * a.mediation
                  + rp.engage_gain * tb["confidence_building"])
         self.relations = min(1.0, max(-1.0, self.relations + drive - rp.mean_reversion * self.relations))
@@ -197,9 +219,9 @@ class WorldState:
             self.diplomatic_level = 0
 
     def _update_trust(self, a: MonthlyActions, p: WorldParams) -> None:
-        """Pakistan's belief that the Taliban restrain the TTP, from violence vs announced restraint."""
+        """Pakistan's belief that the Taliban restrain the group they shelter, from its attacks vs announced restraint."""
         rp = p.relations
-        quiet = math.exp(-a.attacks.get("ttp", 0) / rp.trust_attack_reference)
+        quiet = math.exp(-a.sheltered_attacks / rp.trust_attack_reference)
         signal = quiet if a.taliban_engaged else rp.unannounced_restraint_credit * quiet
         if signal >= self.trust:
             rate = rp.trust_recovery_rate * (1.0 + (rp.trust_mediation_multiplier - 1.0) * min(1.0, a.mediation))

@@ -62,19 +62,19 @@ class EventLog:
                 out.append(f"{group_label(g.name)} {kind} kills {g.largest_attack}, {VICTIM_WORDS[victim]}")
         pk = m.pakistan.instruments
         if pk["strikes"]:
-            out.append("Pakistan strikes TTP camps inside Afghanistan")
+            out.append(f"Pakistan strikes {group_label(m.config.militants.roles.sheltered)} camps inside Afghanistan")
         if pk["un_accusation"]:
-            out.append("Pakistan accuses Kabul at the UN of sheltering the TTP")
+            out.append(f"Pakistan accuses Kabul at the UN of sheltering the {group_label(m.config.militants.roles.sheltered)}")
         if now["repatriation"] and not last["repatriation"]:
             out.append("Pakistan begins forced repatriation of undocumented Afghans")
         if now["ttp_talks"] and not last["ttp_talks"]:
-            out.append("Pakistan opens talks with the TTP through Kabul")
+            out.append(f"Pakistan opens talks with the {group_label(m.config.militants.roles.sheltered)} through Kabul")
         if now["border"] != last["border"]:
             who = "Pakistan " if now["border"] != "closed" else ""
             out.append(f"{who}{BORDER_WORDS[now['border']]}")
         for g, on in now["ceasefire"].items():
             if on and not last["ceasefire"].get(g):
-                extra = "; prisoners are released" if getattr(m, "ceasefire_started", False) and g == "ttp" else ""
+                extra = "; prisoners are released" if getattr(m, "ceasefire_started", False) and g == m.config.militants.roles.sheltered else ""
                 out.append(f"{group_label(g)} ceasefire begins{extra}")
             elif last["ceasefire"].get(g) and not on:
                 out.append(f"{group_label(g)} ceasefire ends")

@@ -1,4 +1,4 @@
-"""Parameter sweeps: `python -m sim -m [experiment=NAME] [overrides]` (DESIGN §6, §7, §11).
+"""Parameter sweeps: `python -m sim -m [experiment=NAME] [overrides]` (docs/ODD.md and the README).
 
 Hydra's multirun expands the sweep (comma lists, ``range(...)``, ``glob(...)`` on the
 command line, plus ``hydra.sweeper.params`` of a named experiment) into *points*, and a
