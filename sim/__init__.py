@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from sim.model.policy_model import PolicyModel
 
-__all__ = ["Config", "ConfigError", "build_model", "load_config", "pattern_metrics", "run"]
+__all__ = ["Config", "ConfigError", "build_model", "ema_model", "load_config", "pattern_metrics", "run"]
 
 
 def build_model(scenario: str | Config = "baseline", seed: int = 0, months: int | None = None,
@@ -45,3 +45,10 @@ def pattern_metrics(frame: pd.DataFrame, params=None) -> dict[str, float]:
     from sim.analysis.metrics import pattern_metrics as _pattern_metrics
 
     return _pattern_metrics(frame, params)
+
+
+def ema_model(scenario: str = "baseline", **kwargs):
+    """The model as an ``ema_workbench.Model`` for ``perform_experiments`` (sim/analysis/ema.py, README)."""
+    from sim.analysis.ema import ema_model as _ema_model
+
+    return _ema_model(scenario, **kwargs)
