@@ -60,6 +60,8 @@ class LearningState(mesa.Agent):
     forced month consumes the same random numbers as a free one.
     """
 
+    COLUMN_PREFIX = "state"  # subclasses: "pakistan", "taliban" (frame columns and random stream names)
+
     def __init__(self, model: mesa.Model, params):
         super().__init__(model)
         self.params = params
@@ -68,6 +70,7 @@ class LearningState(mesa.Agent):
         self.attractions = Attractions(params.learning_rate, params.attraction_decay)
         self.forced_stance: str | None = None
         self.last_reward = 0.0
+        self.stance_rng = model.stream(f"{self.COLUMN_PREFIX}.stance")
 
     def utility_gap(self) -> float:
         raise NotImplementedError
@@ -75,7 +78,7 @@ class LearningState(mesa.Agent):
     def draw_stance(self) -> str:
         """This month's stance: a logit draw over the utility gap, unless an event forces it."""
         self.p_engage = logit_probability(self.utility_gap(), self.params.choice_precision)
-        stance = "engage" if self.model.rng.random() < self.p_engage else "pressure"
+        stance = "engage" if self.stance_rng.random() < self.p_engage else "pressure"
         return self.forced_stance if self.forced_stance is not None else stance
 
     def reinforce(self, reward: float) -> None:

@@ -22,6 +22,7 @@ class Mediator(mesa.Agent):
         self.active = False
         self.active_last = False
         self.p_mediate = 0.0
+        self.draws = model.stream(f"mediator.{name}")  # (Mesa's Agent.rng is the shared model stream)
 
     def effective_strength(self) -> float:
         return min(1.0, self.params.strength * self.model.config.mediators.strength_scale)
@@ -31,12 +32,13 @@ class Mediator(mesa.Agent):
         p, w = self.params, self.model.world
         self.active_last = self.active
         self.urgency = p.urgency_memory * self.urgency + p.urgency_per_cpec_attack * p.cpec_exposure * w.cpec_attacks
+        draw = self.draws.random()  # drawn every month, available or not, so the stream stays aligned
         if not p.available:
             self.p_mediate, self.active = 0.0, False
             return
         needed = 1.0 if w.relations < p.relations_threshold else 0.0
         self.p_mediate = min(1.0, self.effective_strength() * (needed + self.urgency))
-        self.active = bool(self.model.rng.random() < self.p_mediate)
+        self.active = draw < self.p_mediate
 
     @property
     def mediation(self) -> float:

@@ -46,6 +46,7 @@ class MilitantGroup(mesa.Agent):
         self.defected_out = 0.0
         self.killed_in_strikes = 0
         self._militants_lost = 0
+        self.draws = model.stream(f"militant.{name}")  # (Mesa's Agent.rng is the shared model stream)
 
     @property
     def ceasefire(self) -> bool:
@@ -82,7 +83,7 @@ class MilitantGroup(mesa.Agent):
         return partner.strength / partner.params.capacity
 
     def act(self, effective_restraint: float, ct_operations: float) -> None:
-        p, rng = self.params, self.model.rng
+        p, rng = self.params, self.draws
         self.intensity = self.attack_intensity(effective_restraint, ct_operations)
         n = int(rng.poisson(self.intensity))
         suicide = int(rng.binomial(n, p.suicide_share)) if n else 0
@@ -123,7 +124,7 @@ class MilitantGroup(mesa.Agent):
         Defectors leave here; the model hands them to the receiving group after every
         group has updated, so the order of updates does not matter.
         """
-        p, rng = self.params, self.model.rng
+        p, rng = self.params, self.draws
         s = self.strength
         recruits = p.recruitment_rate * s * max(0.0, 1.0 - s / p.capacity) * (1.0 + p.grievance_boost * self.model.taliban.grievance_level)
         attrition = p.natural_attrition * s + self._militants_lost
@@ -148,10 +149,11 @@ def update_flows(groups: dict[str, MilitantGroup], ceasefire: dict[str, bool], s
     sheltered, rival = roles.sheltered, roles.rival
     talks = pakistan.instruments["ttp_talks"] and taliban.stance == "engage"
     released = 0.0
+    u_break, u_start = rng.random(2).tolist()  # both drawn every month (aligned streams)
     if ceasefire.get(sheltered) and (pakistan.stance == "pressure" or pakistan.instruments["strikes"]
-                                     or rng.random() < settings.ceasefire_break_prob):
+                                     or u_break < settings.ceasefire_break_prob):
         ceasefire[sheltered] = False
-    elif talks and not ceasefire.get(sheltered) and rng.random() < settings.ceasefire_prob:
+    elif talks and not ceasefire.get(sheltered) and u_start < settings.ceasefire_prob:
         ceasefire[sheltered] = True
         released = settings.resettled_per_release  # prisoners freed, fighters resettle in Pakistan
     threshold = taliban.params.crackdown_threshold

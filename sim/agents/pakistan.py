@@ -34,6 +34,7 @@ class Pakistan(LearningState):
         self.months_in_stance = 0
         self.forced_instruments: dict[str, bool] = {}
         self._last_deaths = 0.0
+        self.instruments_rng = model.stream("pakistan.instruments")
 
     @property
     def menu(self) -> dict[str, bool]:
@@ -67,21 +68,23 @@ class Pakistan(LearningState):
         self.ct_operations = p.ct_ops_pressure if stance == "pressure" else p.ct_ops_engage
 
     def _choose_instruments(self, stance: str) -> dict[str, bool]:
-        p, w, rng = self.params, self.model.world, self.model.rng
+        p, w = self.params, self.model.world
+        # Three uniforms every month, whatever the stance: talks, accusation, strikes.
+        u_talks, u_accuse, u_strike = self.instruments_rng.random(3).tolist()
         chosen = dict.fromkeys(INSTRUMENTS, False)
         if stance == "engage":
             chosen["talks"] = True
             chosen["trade_facilitation"] = True
             chosen["connectivity"] = w.mediation > 0 and w.mediation >= p.connectivity_mediation_min
             # Talks with the TTP, once opened, run for as long as Pakistan stays engaged.
-            chosen["ttp_talks"] = self.instruments["ttp_talks"] or bool(rng.random() < p.ttp_talks_prob)
+            chosen["ttp_talks"] = self.instruments["ttp_talks"] or u_talks < p.ttp_talks_prob
             return chosen
         ratio = self.domestic_pressure / p.tolerance if p.tolerance > 0 else float("inf")
         chosen["transit_restrictions"] = True
         chosen["border_closure"] = ratio >= p.closure_pressure_ratio
         chosen["forced_repatriation"] = self.months_in_stance >= p.repatriation_after_months
-        chosen["un_accusation"] = bool(rng.random() < p.un_accusation_prob)
-        chosen["strikes"] = ratio >= p.strike_pressure_ratio and bool(rng.random() < p.strike_prob)
+        chosen["un_accusation"] = u_accuse < p.un_accusation_prob
+        chosen["strikes"] = ratio >= p.strike_pressure_ratio and u_strike < p.strike_prob
         return chosen
 
     # -------------------------------------------------------------- stage 6

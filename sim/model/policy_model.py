@@ -24,6 +24,7 @@ from functools import partial
 from operator import attrgetter
 
 import mesa
+import numpy as np
 import pandas as pd
 
 from sim.adapters import note_collection_step
@@ -35,6 +36,7 @@ from sim.agents.taliban import Taliban
 from sim.config.calendar import add_months, parse_month
 from sim.config.schema import Config
 from sim.model.events import Timeline
+from sim.model.random_streams import stream
 from sim.model.world import MonthlyActions, WorldState
 from sim.output.narrative import EventLog
 
@@ -76,6 +78,8 @@ class PolicyModel(mesa.Model):
         self.config = config = copy.deepcopy(config)
         self.start_date: date = parse_month(config.scenario.start_date, "scenario.start_date")
         self.n_months = config.n_months
+        self.world_rng = self.stream("world")
+        self.flows_rng = self.stream("militant.flows")
         self.pakistan = Pakistan(self, config.pakistan)
         self.taliban = Taliban(self, config.taliban)
         self.militants = {name: MilitantGroup(self, name, p) for name, p in config.militants.groups.items()}
@@ -93,6 +97,10 @@ class PolicyModel(mesa.Model):
                 raise ValueError(f"collect: unknown frame column {unknown[0]!r}")
             reporters = {name: reporters[name] for name in collect}
         self.datacollector = ScalarCollector(reporters)
+
+    def stream(self, name: str) -> np.random.Generator:
+        """The random stream of one process of this run (``sim.model.random_streams``)."""
+        return stream(self.config.seed, name)
 
     # ------------------------------------------------------------------ time
     @property
@@ -173,9 +181,9 @@ class PolicyModel(mesa.Model):
             diversification=tb.diversification,
             iran_reroute=self.influences.iran_reroute,
         )
-        w.update(actions, self.config.world, self.rng, pk.params.tolerance)
+        w.update(actions, self.config.world, self.world_rng, pk.params.tolerance)
         tb.absorb(pk.instruments, w.returns_forced, w.border)
-        self.ceasefire_started = update_flows(self.militants, w.ceasefire, self.config.militants, pk, tb, self.rng)
+        self.ceasefire_started = update_flows(self.militants, w.ceasefire, self.config.militants, pk, tb, self.flows_rng)
 
     # ------------------------------------------------------------------ run & read
     def run(self) -> PolicyModel:

@@ -142,11 +142,12 @@ class WorldState:
         self.deaths_total = self.deaths_security + self.deaths_civilian + self.deaths_militant
 
     def _update_border(self, a: MonthlyActions, p: WorldParams, rng: np.random.Generator) -> None:
+        retaliation_closes = rng.random() < p.trade.retaliation_closure_prob  # drawn every month (aligned streams)
         if self.forced_border is not None:
             self.border = self.forced_border
         elif a.pakistan["border_closure"]:
             self.border = "closed"
-        elif a.taliban["border_retaliation"] and rng.random() < p.trade.retaliation_closure_prob:
+        elif a.taliban["border_retaliation"] and retaliation_closes:
             self.border = "closed"
         elif a.pakistan["transit_restrictions"]:
             self.border = "restricted"
