@@ -6,13 +6,21 @@
 - ``schema``: every parameter's type and range (dataclasses), and ``build``;
 - ``calendar``: months as ``YYYY-MM`` and ``+N`` offsets;
 - ``history``: the forced and free modes of the history replay;
+- ``events``: what a scenario event may target, and every event checked before a run;
+- ``overrides``: sorting overrides into group choices and values;
+- ``cache``: each Hydra composition done once per process;
 - ``loading``: Hydra composition, overrides and validation (``load_config``).
+
+This package never imports the model, the agents, the sweeps or the app.
 """
 
 from sim.config.loading import (
     GROUP_DIRS,
+    add_config_dir,
     compose,
+    config_dirs,
     load_config,
+    remove_config_dir,
     scenario_names,
     validate,
 )
@@ -21,10 +29,15 @@ from sim.config.schema import (
     Config,
     ConfigError,
     EventSpec,
+    ExperimentConfig,
+    HistoryConfig,
     InfluenceParams,
     MediatorParams,
+    MetricsConfig,
     MilitantGroupParams,
+    OutputConfig,
     PakistanParams,
+    SweepSettings,
     TalibanParams,
     WorldParams,
     bounded,
@@ -32,7 +45,8 @@ from sim.config.schema import (
 )
 
 __all__ = [
-    "CONFIG_DIR", "GROUP_DIRS", "Config", "ConfigError", "EventSpec", "InfluenceParams", "MediatorParams",
-    "MilitantGroupParams", "PakistanParams", "TalibanParams", "WorldParams", "bounded", "build", "compose",
-    "load_config", "scenario_names", "validate",
+    "CONFIG_DIR", "GROUP_DIRS", "Config", "ConfigError", "EventSpec", "ExperimentConfig", "HistoryConfig",
+    "InfluenceParams", "MediatorParams", "MetricsConfig", "MilitantGroupParams", "OutputConfig", "PakistanParams",
+    "SweepSettings", "TalibanParams", "WorldParams", "add_config_dir", "bounded", "build", "compose", "config_dirs",
+    "load_config", "remove_config_dir", "scenario_names", "validate",
 ]

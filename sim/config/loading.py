@@ -1,88 +1,279 @@
 """Loading a run's configuration: Hydra composition, overrides, validation into the schema.
 
 ``load_config`` composes the Hydra config of a scenario plus overrides and turns it
-into the typed dataclasses of ``sim.config.schema``, so a typo, a wrong type or an
-out-of-range value stops the run before it starts with one line naming the field.
+into the typed dataclasses of ``sim.config.schema``, so a typo, a wrong type, an
+out-of-range value or a bad scenario event stops the run before it starts with one
+line naming the field. Every top-level branch (``metrics``, ``history``, ``sweep``,
+``experiment``, ``output``, ...) is checked with its schema too.
+
+Composition is done once per process for each combination of config folders and
+group choices (``sim.config.cache``); value overrides are applied to a copy of it,
+as Hydra itself applies them after composing, so the result is the same as a fresh
+composition. User config folders (``python -m sim --config-dir DIR``,
+``add_config_dir``) are searched after ``configs/``, as Hydra searches them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import os
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from sim.config import cache
 from sim.config.calendar import parse_month
+from sim.config.events import check_events
 from sim.config.history import apply_history
-from sim.config.schema import CONFIG_DIR, PASSTHROUGH_KEYS, Config, ConfigError, _join, build
-
-# ---------------------------------------------------------------------------- loading
-def scenario_names() -> list[str]:
-    return sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
-
+from sim.config.overrides import Overrides, has_interpolation, split
+from sim.config.schema import BRANCH_SCHEMAS, CONFIG_DIR, PASSTHROUGH_KEYS, Config, ConfigError, _join, build, plain
 
 GROUP_DIRS = ("pakistan", "taliban", "militants", "mediators", "world", "influences", "output", "metrics",
               "scenario", "history", "experiment")
 OPEN_MAPPINGS = ("militants.groups", "mediators.parties")  # a new entry here adds a group or a mediator
 
 
-def _split_overrides(overrides: dict | list | None) -> tuple[list[str], dict]:
-    """Hydra-syntax strings go to Hydra; a mapping's values are set directly after composing.
+# ---------------------------------------------------------------------- config folders
+_EXTRA_DIRS: list[Path] = []
 
-    Mapping values are set as Python objects (lists of events, booleans, ...), so they
-    never pass through Hydra's override grammar; a mapping key naming a config group
-    with a text value (``{"scenario": "baseline"}``) is a group choice.
+
+def add_config_dir(path: str | os.PathLike) -> Path:
+    """Search a user's config folder too (after ``configs/``), as ``--config-dir`` does in Hydra.
+
+    The folder holds config groups like ``configs/`` does, e.g. ``DIR/scenario/mine.yaml``
+    for ``scenario=mine``. It applies to every later ``load_config``, ``sim.run`` and
+    ``scenario_names()`` of this process.
     """
-    if overrides is None:
-        return [], {}
-    if not isinstance(overrides, dict):
-        return [str(o) for o in overrides], {}
-    choices = [f"{k}={v}" for k, v in overrides.items() if k in GROUP_DIRS and isinstance(v, str)]
-    values = {k: v for k, v in overrides.items() if not (k in GROUP_DIRS and isinstance(v, str))}
-    return choices, values
+    folder = Path(path).expanduser().resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"config_dir: {path} is not a folder; give a folder of config groups "
+                          f"(e.g. DIR/scenario/NAME.yaml)")
+    if folder != CONFIG_DIR and folder not in _EXTRA_DIRS:
+        _EXTRA_DIRS.append(folder)
+    return folder
+
+
+def remove_config_dir(path: str | os.PathLike) -> None:
+    """Stop searching a folder added with ``add_config_dir`` (no error if it was not added)."""
+    folder = Path(path).expanduser().resolve()
+    if folder in _EXTRA_DIRS:
+        _EXTRA_DIRS.remove(folder)
+
+
+def config_dirs() -> tuple[Path, ...]:
+    """The config folders searched, in Hydra's order: ``configs/`` first, then the user's."""
+    return (CONFIG_DIR, *_EXTRA_DIRS)
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group (file names without ``.yaml``) over every config folder."""
+    return sorted({p.stem for d in config_dirs() for p in (d / group).glob("*.yaml")})
+
+
+def scenario_names() -> list[str]:
+    return group_options("scenario")
+
+
+def _fingerprint(dirs: tuple[Path, ...]) -> tuple:
+    """Names, times and sizes of every config file: a file edited since makes a new cache key."""
+    out = []
+    for d in dirs:
+        for folder, _, files in os.walk(d):
+            for name in files:
+                if name.endswith((".yaml", ".yml")):
+                    st = os.stat(os.path.join(folder, name))
+                    out.append((folder, name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+# -------------------------------------------------------------------------- composing
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "\\'") + "'"
+
+
+def _hydra_compose(lines: list[str], return_hydra_config: bool = False) -> DictConfig:
+    """A fresh Hydra composition of ``configs/`` (and the user's folders) with these override lines."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
+    if _EXTRA_DIRS and not any(line.startswith("hydra.searchpath=") for line in lines):
+        lines = [f"hydra.searchpath=[{','.join(_quote(f'file://{d}') for d in _EXTRA_DIRS)}]", *lines]
+    try:
+        with cache.LOCK, initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            return hydra_compose(config_name="config", overrides=lines, return_hydra_config=return_hydra_config)
+    except (HydraException, OmegaConfBaseException, ValueError, AssertionError, TypeError, KeyError) as exc:
+        # (OmegaConf answers some impossible overrides, e.g. a key under an unset node, with an assert)
+        raise ConfigError(_explain_compose_error(exc, lines)) from None
+
+
+def compose_with_hydra_settings(overrides: list[str]) -> DictConfig:
+    """The composed config with its ``hydra`` branch (run folder, launcher, ...), never cached.
+
+    ``+hydra.KEY=...`` / ``++hydra.KEY=...`` lines that add a key Hydra's own schema does
+    not have (Hydra accepts them silently) are refused with one line.
+    """
+    lines = list(overrides)
+    adds = [line for line in lines if line.lstrip("+").startswith("hydra.") and line.startswith("+")]
+    cfg = _hydra_compose([line for line in lines if line not in adds], return_hydra_config=True)
+    for line in adds:
+        _check_hydra_key(cfg, line.lstrip("+").split("=", 1)[0])
+    return _hydra_compose(lines, return_hydra_config=True) if adds else cfg
+
+
+def _check_hydra_key(cfg: DictConfig, key: str) -> None:
+    """An added ``hydra.*`` key must be a setting of Hydra's schema or sit in one of its open mappings."""
+    parts = key.split(".")
+    node = cfg.hydra
+    for depth, part in enumerate(parts[1:], start=1):
+        path = ".".join(parts[:depth])
+        fields = [str(k) for k in node.keys()]
+        if part not in fields:
+            if OmegaConf.get_type(node) in (dict, None):
+                return  # a new key of an open mapping (job.env_set, callbacks, ...)
+            raise _unknown_hydra(key, path, fields)
+        if depth == len(parts) - 1:
+            return
+        child = OmegaConf.select(node, part, throw_on_missing=False)
+        if child is None:
+            raise ConfigError(f"{key}: {path}.{part} is not set; set it whole instead, "
+                              f"e.g. {path}.{part}={{{parts[depth + 1]}: ...}}")
+        if not isinstance(child, DictConfig):
+            return  # not a mapping: Hydra's composition answers for it
+        node = child
+
+
+def _unknown_hydra(key: str, parent: str, fields: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key.rpartition(".")[2], fields, n=1)
+    hint = f"did you mean {_join(parent, close[0])}?" if close else f"allowed keys: {', '.join(fields)}"
+    return ConfigError(f"{key}: not a Hydra setting; {hint}")
+
+
+def _base(groups: list[str]) -> cache.Base:
+    dirs = config_dirs()
+    key = (cache.folders_key(dirs), _fingerprint(dirs), tuple(groups))
+    return cache.base(key, lambda: _hydra_compose(list(groups)))
+
+
+def _request(scenario: Any, seed: Any, months: Any, overrides: dict | list | None) -> tuple[Overrides, list]:
+    """The overrides sorted, with the scenario choice and the seed and months arguments checked.
+
+    Returns the overrides and the values the arguments set (applied last). A scenario,
+    seed or months given both as an argument and in ``overrides`` must agree.
+    """
+    ov = split(overrides, config_dirs())
+    if scenario is not None:
+        scenario = plain(scenario, "scenario")
+        if not isinstance(scenario, str):
+            raise ConfigError(f"scenario: expected a scenario name, got {scenario!r}; allowed: "
+                              f"{', '.join(scenario_names())}")
+        other = [c for c in ov.choice("scenario") if c != scenario]
+        if other:
+            raise ConfigError(f"scenario: {scenario!r} is the scenario argument but the overrides choose "
+                              f"{other[0]!r}; give the scenario once")
+        if not ov.choice("scenario"):
+            ov.groups.append(f"scenario={scenario}")
+    for name in ov.choice("scenario"):
+        if name not in scenario_names():
+            raise ConfigError(f"scenario: unknown scenario {name!r}; allowed: {', '.join(scenario_names())}")
+    extra = []
+    for name, arg in (("seed", seed), ("months", months)):
+        if arg is None:
+            continue
+        arg = plain(arg, name)
+        given = [v for k, v in ov.values if k == name]
+        if given and given[-1] != arg:
+            raise ConfigError(f"{name}: {arg!r} is the {name} argument but the overrides set {given[-1]!r}; "
+                              f"give {name} once")
+        extra.append((name, arg))
+    return ov, extra
+
+
+def _compose_request(ov: Overrides, extra: list) -> DictConfig:
+    if ov.needs_hydra:  # only Hydra can apply some line: compose them all afresh, in their order
+        lines = ov.lines + [g for g in ov.groups if g not in ov.lines]
+        if any(line.startswith("+") and line.lstrip("+").startswith("hydra.") for line in lines):
+            compose_with_hydra_settings(lines)  # refuses an added key that is not a Hydra setting
+        cfg = _hydra_compose(lines)
+        values = ([] if ov.lines else ov.values) + extra
+    else:
+        cfg = cache.raw_copy(_base(ov.groups))
+        values = ov.values + extra
+    for key, value in values:
+        _set_value(cfg, key, value)
+    return cfg
+
+
+def compose(scenario: str | None = None, seed: int | None = None, months: int | None = None,
+            overrides: dict | list | None = None) -> DictConfig:
+    """The raw Hydra config of a scenario plus overrides (no validation of values); the caller's own copy."""
+    return _compose_request(*_request(scenario, seed, months, overrides))
+
+
+def load_config(scenario: str | None = None, seed: int | None = None, months: int | None = None,
+                overrides: dict | list | None = None) -> Config:
+    """Compose and validate: the one entry point for building a run's configuration.
+
+    ``scenario`` None runs the scenario the overrides choose, else ``baseline``; ``seed``
+    and ``months`` None keep the config's (or the overrides') values. Numbers may be
+    numpy scalars. Raises ``ConfigError`` (one line) for any bad input.
+    """
+    ov, extra = _request(scenario, seed, months, overrides)
+    values = ov.values + extra
+    if not ov.needs_hydra:
+        base = _base(ov.groups)
+        if base.plain is not None and not any(
+                cache.touches_reference(base, k) or has_interpolation(v) for k, v in values):
+            data = cache.plain_copy(base)  # the fast path: plain data, no OmegaConf
+            for key, value in values:
+                _set_plain(data, key, value)
+            return validate(data)
+    return validate(_compose_request(ov, extra))
+
+
+# ------------------------------------------------------------------- setting values
+def _unknown(key: str, parent: str, siblings: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key.rpartition(".")[2], siblings, n=1)
+    hint = f"did you mean {_join(parent, close[0])}?" if close else f"allowed keys: {', '.join(siblings)}"
+    return ConfigError(f"{key}: unknown parameter; {hint}")
 
 
 def _set_value(cfg: DictConfig, key: str, value: Any) -> None:
+    """Set one config path on a composed config, as a Hydra ``key=value`` override would."""
+    value = plain(value, key)
     parent, _, leaf = key.rpartition(".")
     node = OmegaConf.select(cfg, parent) if parent else cfg
     if not isinstance(node, DictConfig):
         raise ConfigError(f"{key}: unknown parameter; {parent or key} is not a parameter group")
     if leaf not in node and parent not in OPEN_MAPPINGS:
-        close = difflib.get_close_matches(leaf, [str(k) for k in node.keys()], n=1)
-        hint = f"did you mean {_join(parent, close[0])}?" if close else f"allowed keys: {', '.join(map(str, node.keys()))}"
-        raise ConfigError(f"{key}: unknown parameter; {hint}")
+        raise _unknown(key, parent, [str(k) for k in node.keys()])
     with open_dict(cfg):
         OmegaConf.update(cfg, key, value, merge=False)
 
 
-def compose(scenario: str | None = None, seed: int | None = None, months: int | None = None,
-            overrides: dict | list | None = None) -> DictConfig:
-    """Compose the raw Hydra config for a scenario plus overrides (no validation of values)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.errors import HydraException
+def _select(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
 
-    ov, values = _split_overrides(overrides)
-    if scenario is not None:
-        ov = [o for o in ov if not o.startswith("scenario=")] + [f"scenario={scenario}"]
-    if seed is not None:
-        ov.append(f"seed={seed}")
-    if months is not None:
-        ov.append(f"months={months}")
-    for o in ov:
-        if o.startswith("scenario="):
-            name = o.split("=", 1)[1]
-            if name not in scenario_names():
-                raise ConfigError(f"scenario: unknown scenario {name!r}; allowed: {', '.join(scenario_names())}")
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = hydra_compose(config_name="config", overrides=ov)
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(_explain_compose_error(exc, ov)) from None
-    for key, value in values.items():
-        _set_value(cfg, key, value)
-    return cfg
+
+def _set_plain(data: dict, key: str, value: Any) -> None:
+    """``_set_value`` on the plain (resolved) data of a composed config."""
+    parent, _, leaf = key.rpartition(".")
+    node = _select(data, parent) if parent else data
+    if not isinstance(node, dict):
+        raise ConfigError(f"{key}: unknown parameter; {parent or key} is not a parameter group")
+    if leaf not in node and parent not in OPEN_MAPPINGS:
+        raise _unknown(key, parent, [str(k) for k in node])
+    node[leaf] = value
 
 
 def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
@@ -90,9 +281,14 @@ def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
     for o in overrides:
         key, _, choice = o.partition("=")
         key = key.lstrip("+~")
+        if key == "hydra.searchpath":
+            continue
         if key in GROUP_DIRS and f"'{key}/{choice}'" in text:
-            options = sorted(p.stem for p in (CONFIG_DIR / key).glob("*.yaml"))
-            return f"{key}: unknown option {choice!r}; allowed: {', '.join(options)}"
+            return f"{key}: unknown option {choice!r}; allowed: {', '.join(group_options(key))}"
+        if "An item is already at" in text and f"'{key}'" in text:
+            return f"{key}: already set; to change it write {o.lstrip('+')} (a leading + adds a new key)"
+        if key.startswith("hydra.") and f"'{key}'" in text:
+            return f"{key}: not a Hydra setting (python -m sim --cfg hydra lists them)"
         if f"'{key}'" in text or key in text:
             parent, _, leaf = key.rpartition(".")
             siblings = _keys_at(parent)
@@ -100,41 +296,61 @@ def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
             hint = f"did you mean {_join(parent, close[0])}?" if close else (
                 f"allowed keys: {', '.join(siblings)}" if siblings else "no such parameter group")
             return f"{key}: unknown parameter; {hint}"
-    return " ".join(text.split())
+    return " ".join(text.split("\nSee https://hydra.cc")[0].split())
 
 
 def _keys_at(path: str) -> list[str]:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
     try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = hydra_compose(config_name="config")
-        node = OmegaConf.select(cfg, path) if path else cfg
-        return list(node.keys()) if isinstance(node, DictConfig) else []
-    except Exception:
+        node = _select(_base([]).plain, path) if path else _base([]).plain
+        return [str(k) for k in node] if isinstance(node, dict) else []
+    except ConfigError:
         return []
 
 
+# ------------------------------------------------------------------------- validating
 def validate(cfg: DictConfig | dict) -> Config:
-    """Turn a composed config into typed dataclasses; raise ConfigError on bad input."""
+    """Turn a composed config into typed dataclasses; raise ConfigError on bad input.
+
+    Checks every parameter, every top-level branch (``BRANCH_SCHEMAS``), cross-field
+    rules, the history record and every scenario event, so nothing runs on a bad config.
+    """
     if isinstance(cfg, DictConfig):
         try:
             data = OmegaConf.to_container(cfg, resolve=True)
         except OmegaConfBaseException as exc:
             raise ConfigError(" ".join(str(exc).split())) from None
-    else:
+    elif isinstance(cfg, dict):
         data = dict(cfg)
+    else:
+        raise ConfigError(f"config: expected a mapping of settings, got {type(cfg).__name__}")
     extras = {k: data.pop(k) for k in list(data) if k in PASSTHROUGH_KEYS}
+    top = [f.name for f in dataclasses.fields(Config) if f.name != "extras"] + list(BRANCH_SCHEMAS)
+    for key in data:
+        if key not in top:
+            raise _unknown(str(key), "", top)
     config = build(Config, data)
-    config.extras = extras
+    config.extras = check_branches(extras)
     for name in ("scenario", "pakistan", "taliban", "militants", "mediators", "world", "influences", "output"):
         if getattr(config, name) is None:
             raise ConfigError(f"{name}: missing config group")
     _check_cross_field(config)
     if "history" in extras:
         apply_history(config)  # history.mode forced: the stance record becomes held stance events
+    check_events(config)
     return config
+
+
+def check_branches(extras: dict[str, Any]) -> dict[str, Any]:
+    """Check each top-level branch beside the model's parameters with its schema.
+
+    Returns the branches as plain mappings of the checked, typed values (the way
+    ``Config.extras`` carries them); a branch without a schema is kept as it is.
+    """
+    out = {}
+    for key, value in extras.items():
+        schema = BRANCH_SCHEMAS.get(key)
+        out[key] = value if schema is None or value is None else dataclasses.asdict(build(schema, value, key))
+    return out
 
 
 def _check_cross_field(config: Config) -> None:
@@ -152,9 +368,3 @@ def _check_cross_field(config: Config) -> None:
             raise ConfigError(f"militants.roles.{role}: {name!r} is not a configured group; allowed: {allowed}")
     if roles.rival is not None and roles.rival == roles.sheltered:
         raise ConfigError(f"militants.roles.rival: {roles.rival!r} is also the sheltered group; choose another group or null")
-
-
-def load_config(scenario: str | None = None, seed: int | None = None, months: int | None = None,
-                overrides: dict | list | None = None) -> Config:
-    """Compose and validate: the one entry point for building a run's configuration."""
-    return validate(compose(scenario, seed, months, overrides))

@@ -401,12 +401,16 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _bound_text(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"  # whole numbers in full: 2**63 - 1, not 9.22e+18
+
+
 def _range_text(lo: float | None, hi: float | None) -> str:
     if lo is not None and hi is not None:
-        return f"{lo:g} <= value <= {hi:g}"
+        return f"{_bound_text(lo)} <= value <= {_bound_text(hi)}"
     if lo is not None:
-        return f"value >= {lo:g}"
-    return f"value <= {hi:g}"
+        return f"value >= {_bound_text(lo)}"
+    return f"value <= {_bound_text(hi)}"
 
 
 def plain(value: Any, path: str) -> Any:

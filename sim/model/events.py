@@ -8,6 +8,10 @@ and a value. With ``months: N`` the value is *held* for N months: re-applied at 
 start of each, and then a parameter returns to its earlier value and a forced
 stance, instrument or border is released. With ``months: 0`` the change is a
 one-off: a parameter keeps its new value, a state evolves on from it.
+
+Every event is checked before a run by ``sim.config.events`` (date, target, type and
+range of the value); the result of an ``add`` or ``multiply`` is kept within the
+target's range when the event fires (``Target.clamp``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Callable
 
 from sim.config.calendar import month_index
+from sim.config.events import Target, check_event
 from sim.config.schema import ConfigError, EventSpec
 
 if TYPE_CHECKING:
@@ -117,6 +122,7 @@ class ScheduledEvent:
     start: int
     binding: Binding
     index: int
+    target: Target | None = None
     saved: Any = None
 
     @property
@@ -127,9 +133,8 @@ class ScheduledEvent:
         op, v = self.spec.op, self.spec.value
         if op == "set":
             return v
-        if op == "add":
-            return current + v
-        return current * v
+        result = current + v if op == "add" else current * v
+        return self.target.clamp(result) if self.target is not None else result
 
 
 class Timeline:
@@ -139,6 +144,7 @@ class Timeline:
         self.events: list[ScheduledEvent] = []
         for i, spec in enumerate(specs):
             where = f"scenario.events[{i}]"
+            target = check_event(model.config, spec, i, start)  # the same checks as before the run
             idx = month_index(spec.date, start, f"{where}.date")
             binding = bind(model, spec.target)
             if binding is None:
@@ -146,7 +152,7 @@ class Timeline:
                                   "(e.g. pakistan.tolerance), a stance (pakistan.stance), an instrument "
                                   "(pakistan.strikes), world.border, militants.<group>.strength|ceasefire")
             self._check_value(spec, binding, where)
-            self.events.append(ScheduledEvent(spec, idx, binding, i))
+            self.events.append(ScheduledEvent(spec, idx, binding, i, target))
         self.events.sort(key=lambda e: (e.start, e.index))
 
     @staticmethod
