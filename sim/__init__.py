@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from sim.model.policy_model import PolicyModel
 
-__all__ = ["Config", "ConfigError", "build_model", "ema_model", "load_config", "pattern_metrics", "run"]
+__all__ = ["Config", "ConfigError", "build_model", "compare", "ema_model", "load_config", "pattern_metrics", "run"]
 
 
 def build_model(scenario: str | Config = "baseline", seed: int = 0, months: int | None = None,
@@ -52,3 +52,10 @@ def ema_model(scenario: str = "baseline", **kwargs):
     from sim.analysis.ema import ema_model as _ema_model
 
     return _ema_model(scenario, **kwargs)
+
+
+def compare(a, b, seeds=None, months: int | None = None, overrides=None, **kwargs) -> pd.DataFrame:
+    """Effect of scenario ``b`` against ``a`` on the same seeds, with paired bootstrap intervals (docs/compare.md)."""
+    from sim.analysis.compare import compare as _compare
+
+    return _compare(a, b, seeds=seeds, months=months, overrides=overrides, **kwargs)
