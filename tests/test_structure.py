@@ -25,38 +25,23 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def _imports(tree: ast.AST, here: str) -> set[str]:
-    """Every module this one imports at run time, at any depth (functions included).
-
-    Imports under ``if TYPE_CHECKING:`` are for the type checker only and never run,
-    so they are left out.
-    """
+def _imports(tree: ast.AST, here: str, modules: set[str]) -> set[str]:
+    """Every project module this one imports, at any depth: functions and ``if TYPE_CHECKING:``
+    included (a type-only import still ties the two modules together for a reader and a type
+    checker). ``from pkg import sub`` counts as importing the submodule ``pkg.sub``."""
     found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             base = node.module
             if node.level:  # relative import
-                pkg = here.split(".")[: -node.level] if not here.endswith("__init__") else here.split(".")
-                base = ".".join(pkg + [node.module])
-            found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import submodule`
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
+                base = ".".join(here.split(".")[: len(here.split(".")) - node.level] + [node.module])
+            subs = {f"{base}.{a.name}" for a in node.names}
+            if subs <= modules:
+                found.update(subs)
+            else:
+                found.add(base)
     return found
 
 
@@ -66,7 +51,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         edges = set()
-        for target in _imports(ast.parse(path.read_text()), name):
+        for target in _imports(ast.parse(path.read_text()), name, set(files)):
             parts = target.split(".")
             # Importing sim.a.b runs sim.a's __init__ and sim.a.b; the root package ``sim``
             # is every module's parent, so an edge to it is counted only when named explicitly.

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sim.model.events import ScheduledEvent
-    from sim.model.policy_model import PolicyModel
+import mesa
 
 GROUP_LABELS = {"ttp": "TTP", "iskp": "ISKP", "baloch": "Baloch separatist", "hgb": "Hafiz Gul Bahadur group"}
 VICTIM_WORDS = {"security": "mostly soldiers and police", "civilian": "mostly civilians",
@@ -20,7 +16,7 @@ def group_label(name: str) -> str:
 
 
 class EventLog:
-    def __init__(self, model: PolicyModel):
+    def __init__(self, model: mesa.Model):  # a sim.model.PolicyModel (not imported: it imports this module)
         self.model = model
         self.lines: list[str] = []
         self._last = self._state()
@@ -38,7 +34,7 @@ class EventLog:
             "ttp_talks": m.pakistan.instruments["ttp_talks"],
         }
 
-    def record(self, started: list[ScheduledEvent]) -> None:
+    def record(self, started: list) -> None:  # the ScheduledEvents that began this month
         m, last, now = self.model, self._last, self._state()
         out = []
         for ev in started:
