@@ -5,6 +5,8 @@ A thinking tool, not a forecast. The public interface (the README, "Public inter
     import sim
     frame = sim.run(scenario="baseline", seed=0, months=None, overrides=None)
     model = sim.build_model(scenario="baseline", seed=0)   # then model.step(), model.frame()
+
+(``scenario`` may be left out: ``baseline``, or the scenario ``overrides`` choose.)
     metrics = sim.pattern_metrics(frame)
 """
 
@@ -22,21 +24,33 @@ if TYPE_CHECKING:
 __all__ = ["Config", "ConfigError", "build_model", "compare", "ema_model", "load_config", "pattern_metrics", "run"]
 
 
-def build_model(scenario: str | Config = "baseline", seed: int = 0, months: int | None = None,
+def build_model(scenario: str | Config | None = None, seed: int = 0, months: int | None = None,
                 overrides: dict | list | None = None) -> PolicyModel:
-    """Build a model from a scenario name plus overrides, or from a ready ``Config``."""
+    """Build a model from a scenario name plus overrides, or from a ready ``Config``.
+
+    ``scenario`` None (the default) runs the scenario ``overrides`` choose
+    (``{"scenario": "pressure_first"}``), else ``baseline``; a scenario named both here
+    and in ``overrides`` must be the same one. Numbers may be numpy scalars. Bad input
+    raises ``ConfigError`` with one line. With a ready ``Config``, ``overrides`` and
+    ``months`` are refused and ``seed`` must be 0 or the Config's own seed.
+    """
     from sim.model.policy_model import PolicyModel
 
     if isinstance(scenario, Config):
         if overrides:
             raise ConfigError("overrides: give overrides with a scenario name, not with a ready Config")
+        if months is not None:
+            raise ConfigError("months: set months in the ready Config (config.months), not beside it")
+        if seed not in (0, scenario.seed):
+            raise ConfigError(f"seed: {seed!r} differs from the ready Config's seed {scenario.seed}; "
+                              f"set config.seed instead (dataclasses.replace(config, seed=...))")
         return PolicyModel(scenario)
     return PolicyModel(load_config(scenario, seed, months, overrides))
 
 
-def run(scenario: str | Config = "baseline", seed: int = 0, months: int | None = None,
+def run(scenario: str | Config | None = None, seed: int = 0, months: int | None = None,
         overrides: dict | list | None = None) -> pd.DataFrame:
-    """Run a scenario to its end and return the tidy per-month frame."""
+    """Run a scenario to its end and return the tidy per-month frame (arguments as ``build_model``)."""
     return build_model(scenario, seed, months, overrides).run().frame()
 
 

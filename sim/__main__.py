@@ -4,9 +4,14 @@
 job is one parameter point run for `sweep.replicates` seeds (sim/sweeps/sweep.py).
 
 Overrides are checked before Hydra starts, so a bad scenario name, an unknown
-parameter, a wrong type or an out-of-range value stops the run with one line; for a
-sweep every point is checked (and an empty range or unknown experiment refused)
-before any job runs.
+parameter, a wrong type, an out-of-range value, a bad scenario event, an unknown
+``hydra.*`` setting or an override without ``=`` stops the run with one line and
+nothing written; for a sweep every point is checked (and an empty range or unknown
+experiment refused) before any job runs. A single run's folder is created atomically
+before Hydra starts (``sim.output.files.claim_run_dir``): two runs started in the same
+second get two folders, and a ``hydra.run.dir`` holding an earlier run is refused
+unless ``output.overwrite=true`` (then replaced whole). ``--config-dir DIR`` adds a
+user's config folder (e.g. ``DIR/scenario/mine.yaml``), as in any Hydra app.
 """
 
 from __future__ import annotations
@@ -17,43 +22,99 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from sim.config import CONFIG_DIR, ConfigError, load_config, validate
+from sim.config import CONFIG_DIR, ConfigError, add_config_dir, load_config, validate
+from sim.config.loading import compose_with_hydra_settings
+from sim.config.overrides import parse_line
+from sim.output.files import claim_run_dir
 
 HYDRA_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
                           "--experimental-rerun", "--package", "-p", "--info", "-i", "--cfg", "-c"}
-
-
 MULTIRUN_FLAGS = ("-m", "--multirun")
 INFO_FLAGS = ("--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--cfg", "-c", "--info", "-i",
               "--resolve")
+PRIMARY_CONFIG = "config"  # configs/config.yaml, the one primary config
 
 
 def _is_info(argv: list[str]) -> bool:
     return any(a in INFO_FLAGS or a.startswith("--cfg") or a.startswith("--info") for a in argv)
 
 
-def _plain_overrides(argv: list[str]) -> list[str] | None:
-    """The key=value overrides of a single run, or None when Hydra should handle argv itself."""
-    if _is_info(argv) or any(a in MULTIRUN_FLAGS for a in argv):
-        return None
-    return [a for a in argv if not a.startswith("-") and not a.startswith("hydra.") and not a.startswith("hydra/")]
-
-
-def _sweep_overrides(argv: list[str]) -> list[str] | None:
-    """All overrides (task and hydra) of a multirun, or None when argv is not a sweep to check."""
-    if _is_info(argv) or not any(a in MULTIRUN_FLAGS for a in argv):
-        return None
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
+def _split_argv(argv: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Hydra's flags with their values, and the override lines, of a command line."""
+    flags, lines, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--") and "=" in a and a.split("=", 1)[0] in HYDRA_FLAGS_WITH_VALUE:
+            flags.append(tuple(a.split("=", 1)))
         elif a in HYDRA_FLAGS_WITH_VALUE:
-            skip = True
-        elif not a.startswith("-"):
-            out.append(a)
-    return out
+            flags.append((a, argv[i + 1] if i + 1 < len(argv) else ""))
+            i += 1
+        elif a.startswith("-"):
+            flags.append((a, ""))
+        else:
+            lines.append(a)
+        i += 1
+    return flags, lines
+
+
+def _is_hydra_line(line: str) -> bool:
+    key = line.split("=", 1)[0].lstrip("+~")
+    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
+
+
+def _use_config_folders(flags: list[tuple[str, str]]) -> None:
+    """``--config-dir DIR`` adds the user's folder (as in Hydra); another primary config is refused."""
+    for flag, value in flags:
+        if flag in ("--config-dir", "-cd"):
+            add_config_dir(value)
+        elif flag in ("--config-path", "-cp"):
+            raise ConfigError(f"{flag}: replacing the project's configs is not supported; add your own "
+                              f"config folder with --config-dir DIR (e.g. DIR/scenario/NAME.yaml)")
+        elif flag in ("--config-name", "-cn") and value != PRIMARY_CONFIG:
+            raise ConfigError(f"{flag}: {value!r} is not the primary config; allowed: {PRIMARY_CONFIG} "
+                              f"(choose a scenario with scenario=NAME)")
+
+
+def _check_single_run(lines: list[str]) -> str:
+    """Check a single run's overrides and claim its folder; return the ``hydra.run.dir=`` line to use."""
+    config = load_config(overrides=[line for line in lines if not _is_hydra_line(line)])
+    settings = compose_with_hydra_settings(lines)
+    pattern = OmegaConf.to_container(settings.hydra.run, resolve=False)["dir"]
+    folder = claim_run_dir(OmegaConf.select(settings, "hydra.run.dir"), fixed="${now:" not in str(pattern),
+                           overwrite=config.output.overwrite)
+    return "hydra.run.dir=" + "'" + str(folder).replace("'", "\\'") + "'"
+
+
+def _check_sweep(lines: list[str]) -> None:
+    for line in lines:
+        parse_line(line)  # a line without "=" gets its own one-line answer
+    fixed = [line for line in lines if _is_hydra_line(line) and "," not in line.split("=", 1)[-1]]
+    if any(line.startswith("+") for line in fixed):
+        compose_with_hydra_settings(fixed)  # refuses an added key that is not a Hydra setting
+    from sim.sweeps.sweep import check_sweep
+
+    check_sweep(lines)
+    _skip_hydra_recheck()
+
+
+def prepare(argv: list[str]) -> list[str]:
+    """Check a command line before Hydra starts; return it as Hydra should run it.
+
+    Raises ``ConfigError`` (one line) for any bad input, before anything is written.
+    A single run's folder is created here, atomically (``claim_run_dir``), and handed
+    to Hydra as ``hydra.run.dir``, so two runs never share a folder.
+    """
+    if _is_info(argv):
+        return argv  # --help, --cfg, ...: Hydra answers, nothing runs
+    flags, lines = _split_argv(argv)
+    _use_config_folders(flags)
+    if any(flag in MULTIRUN_FLAGS for flag, _ in flags):
+        _check_sweep(lines)
+        return argv
+    run_dir = _check_single_run(lines)
+    return [a for a in argv if a.split("=", 1)[0].lstrip("+") != "hydra.run.dir"] + [run_dir]
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
@@ -83,19 +144,12 @@ def main(cfg: DictConfig) -> dict | None:
 
 
 def cli() -> None:
-    argv = sys.argv[1:]
-    overrides, sweep = _plain_overrides(argv), _sweep_overrides(argv)
     try:
-        if overrides is not None:
-            load_config(overrides=overrides)
-        elif sweep is not None:
-            from sim.sweeps.sweep import check_sweep
-
-            check_sweep(sweep)
-            _skip_hydra_recheck()
+        argv = prepare(sys.argv[1:])
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    sys.argv = [sys.argv[0], *argv]
     main()
 
 

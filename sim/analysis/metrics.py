@@ -115,6 +115,8 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
+from sim.config.schema import MetricsConfig
+
 __all__ = [
     "METRIC_NAMES",
     "REQUIRED_COLUMNS",
@@ -193,16 +195,10 @@ class MetricsParams:
                 if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
                     raise TypeError(f"MetricsParams.{f.name} must be a number, got {value!r}")
                 object.__setattr__(self, f.name, float(value))
-        checks = {
-            "step_eps": self.step_eps >= 0,
-            "thaw_min_months": self.thaw_min_months >= 1,
-            "reversal_window_months": self.reversal_window_months >= 0,
-            "max_lag_months": self.max_lag_months >= 0,
-            "xcorr_min_pairs": self.xcorr_min_pairs >= 2,
-            "period_min_months": self.period_min_months >= 2,
-            "period_min_range": self.period_min_range >= 0,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
+        # The allowed ranges are those of the config schema (MetricsConfig), checked before a run.
+        ranges = {f.name: f.metadata["range"] for f in dataclasses.fields(MetricsConfig)}
+        bad = [name for name, (lo, hi) in ranges.items()
+               if not ((lo is None or getattr(self, name) >= lo) and (hi is None or getattr(self, name) <= hi))]
         if bad:
             raise ValueError(f"MetricsParams out of range: {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}")
 

@@ -1,18 +1,82 @@
-"""Writing a run's outputs: resolved config, per-month table, event log, metrics, summary."""
+"""A run's folder and outputs: claiming the folder, resolved config, per-month table, event log, metrics, summary."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
+from sim.config import ConfigError
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from sim.model.policy_model import PolicyModel
+
+
+CLAIM_FILE = ".claimed"  # created exclusively in a run folder: the folder belongs to one run
+RUN_FILES = (CLAIM_FILE, ".hydra", "config.yaml", "timeseries.csv", "metrics.json", "events.log", "dashboard.png")
+
+
+def _claim(folder: Path) -> bool:
+    """Take ``folder`` (which exists) for this run; False if another run took it first."""
+    try:
+        fd = os.open(folder / CLAIM_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"pid {os.getpid()} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    return True
+
+
+def claim_run_dir(path: str | Path, *, fixed: bool, overwrite: bool = False) -> Path:
+    """Create the folder of one run atomically and return it; no two runs ever share one.
+
+    ``fixed`` False (the default folder name, which carries the second the run started):
+    if another run already has that folder, the next free ``NAME_2``, ``NAME_3``, ... is
+    taken. ``fixed`` True (a folder the user named, ``hydra.run.dir=...``): a new or empty
+    folder is taken; a folder holding a run is refused unless ``overwrite`` (then it is
+    replaced whole, never mixed with the new run's files); a folder holding anything else
+    is refused. Raises a one-line ``ConfigError`` when refused.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"hydra.run.dir: cannot create {path.parent} ({exc.strerror})") from None
+    candidate, n = path, 1
+    while True:
+        try:
+            candidate.mkdir()
+            _claim(candidate)
+            return candidate
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise ConfigError(f"hydra.run.dir: cannot create {candidate} ({exc.strerror})") from None
+        if fixed:
+            break
+        n += 1
+        candidate = path.with_name(f"{path.name}_{n}")
+    if not path.is_dir():
+        raise ConfigError(f"hydra.run.dir: {path} is a file; give a new or empty folder")
+    names = {p.name for p in path.iterdir()}
+    if not names and _claim(path):
+        return path
+    if names and not names & set(RUN_FILES):
+        raise ConfigError(f"hydra.run.dir: {path} holds other files; give a new or empty folder")
+    if not overwrite:
+        raise ConfigError(f"hydra.run.dir: {path} holds another run; give a new folder, or add "
+                          f"output.overwrite=true to replace that run whole")
+    aside = path.with_name(f".{path.name}.replaced-{os.getpid()}")
+    os.replace(path, aside)  # the old run leaves at once; nothing of it mixes with the new one
+    shutil.rmtree(aside, ignore_errors=True)
+    return claim_run_dir(path, fixed=True, overwrite=False)
 
 
 def write_atomic(path: Path, text: str) -> None:
