@@ -87,6 +87,7 @@ class CompareSettings:
     bootstrap_method: Literal["BCa", "percentile"]
     confidence: float = bounded(0.5, 0.999)
     bootstrap_seed: int = bounded(0, 2**32 - 1)
+    min_pairs: int = bounded(2, 1000)
     power: float = bounded(0.5, 0.99)
     independent_seed_offset: int = bounded(1, 2**62)
     band_low: float = bounded(0.0, 50.0)
@@ -209,7 +210,7 @@ def run_metrics(frame: pd.DataFrame, metrics_params: Any = None) -> dict[str, fl
 def paired_interval(diffs: np.ndarray, settings: CompareSettings) -> tuple[float, float]:
     """Bootstrap interval of the mean of paired differences (resampling the pairs)."""
     d = np.asarray(diffs, dtype=float)
-    if d.size < 2:
+    if d.size < settings.min_pairs:
         return math.nan, math.nan
     if np.ptp(d) == 0.0:  # every pair differs by the same amount: no sampling uncertainty left
         return float(d[0]), float(d[0])
@@ -268,8 +269,8 @@ def effects(a: pd.DataFrame, b: pd.DataFrame, settings: CompareSettings) -> pd.D
 
 def _note(n: int, d: np.ndarray, sign_clear: bool, effect: float, target: float, needed: float,
           settings: CompareSettings) -> str:
-    if n < 2:
-        return f"defined in {n} pair(s) of runs only: too few for an interval"
+    if n < settings.min_pairs:
+        return f"defined in {n} pair(s) of runs only: too few for an interval (at least {settings.min_pairs})"
     if sign_clear:
         return ""
     if not np.any(d):
@@ -290,7 +291,7 @@ def monthly_difference(a: np.ndarray, b: np.ndarray, settings: CompareSettings) 
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     n = d.shape[0]
     mean = d.mean(axis=0)
-    if n < 2:
+    if n < settings.min_pairs:  # too few pairs for a trustworthy band, as for the effect intervals
         return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
     rng = np.random.default_rng(settings.bootstrap_seed)
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=settings.bootstrap_resamples) / n

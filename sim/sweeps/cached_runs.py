@@ -74,7 +74,11 @@ def config_key(config: Config) -> str:
 def run_frame(config: Config, seed: int, columns: Sequence[str]) -> pd.DataFrame:
     """One run of ``config`` with ``seed``, collecting only ``columns``."""
     model = PolicyModel(dataclasses.replace(config, seed=int(seed)), collect=list(columns)).run()
-    return model.frame()[list(columns)].reset_index(drop=True)
+    frame = model.frame()[list(columns)].reset_index(drop=True)
+    for name in frame.columns:  # Parquet has no second-resolution dates: one unit, fresh or cached
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            frame[name] = frame[name].astype("datetime64[ns]")
+    return frame
 
 
 def _run_and_store(config: Config, seed: int, columns: tuple[str, ...], path: Path | None) -> pd.DataFrame:
