@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,6 @@ from tqdm.auto import tqdm
 
 from sim.config import Config
 from sim.model.policy_model import PolicyModel
-from sim.sweeps.sweep import write_parquet_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # Sub-packages whose source decides what a run produces (a change there invalidates the cache).
@@ -81,10 +81,17 @@ def run_frame(config: Config, seed: int, columns: Sequence[str]) -> pd.DataFrame
     return frame
 
 
+def write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write a Parquet file under a temporary name, then rename it: a reader sees all of it or nothing."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
 def _run_and_store(config: Config, seed: int, columns: tuple[str, ...], path: Path | None) -> pd.DataFrame:
     frame = run_frame(config, seed, columns)
     if path is not None:
-        write_parquet_atomic(frame, path)
+        write_atomic(frame, path)
     return frame
 
 
