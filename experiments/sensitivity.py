@@ -23,15 +23,16 @@ ranges and reasons, the metrics, the sample sizes, the discovery questions). Ste
    Stability: the Sobol indices are estimated again from the first N/2 base samples (the
    first half of the design) and the largest change is reported. Seed noise: the share
    of the variance of the point values that is seed-to-seed noise.
-4. *Scenario discovery.* PRIM (peeling and pasting, implemented here) on the Sobol
-   points: boxes of parameter values where a question holds (e.g. "a thaw lasts"), with
-   their coverage and density.
+4. *Scenario discovery* with EMA Workbench (``ema_workbench.analysis``) on the Sobol
+   points: PRIM boxes of parameter values where a question holds (e.g. "a thaw lasts"),
+   with their coverage and density; CART leaves as a second description; extra-trees
+   feature scores of every metric as a second opinion beside the Sobol indices.
 5. *Report.* ``docs/sensitivity.md`` and ``docs/img/sensitivity_*.png`` (``--quick``:
    into the run folder), plus CSV tables in the run folder.
 
 The analysis functions (``sobol_design``, ``sobol_indices``, ``morris_design``,
-``morris_indices``, ``prim``) take plain arrays, so the tests check them on functions
-with known answers (Ishigami, a linear model, a known box).
+``morris_indices``, ``prim``, ``cart``, ``feature_scores``) take plain arrays, so the tests
+check them on functions with known answers (Ishigami, a linear model, a known box).
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
+
+with warnings.catch_warnings():  # the workbench warns on import about an optional cluster backend not used here
+    warnings.filterwarnings("ignore", message="ipyparallel not installed", category=UserWarning)
+    from ema_workbench.analysis import cart as ema_cart
+    from ema_workbench.analysis import feature_scoring
+    from ema_workbench.analysis import prim as ema_prim
 
 from experiments.calibrate import _md_table
 from experiments.scenarios import exit_code, save_figure
@@ -118,6 +125,7 @@ class Settings:
     sobol: dict[str, Any]
     morris: dict[str, Any]
     discovery: dict[str, Any]
+    features: dict[str, Any]
     questions: list[Question]
     report: dict[str, float]
     quick: bool = False
@@ -195,7 +203,7 @@ def load_settings(path: Path = SETTINGS_PATH, quick: bool = False, changes: dict
         metrics[name] = policy
     if not metrics:
         raise ConfigError(f"{where}.metrics: give at least one metric")
-    sobol, morris, disc = (dict(_need(raw, k, where)) for k in ("sobol", "morris", "discovery"))
+    sobol, morris, disc, feats = (dict(_need(raw, k, where)) for k in ("sobol", "morris", "discovery", "features"))
     n = _whole(_need(sobol, "base_samples", f"{where}.sobol"), f"{where}.sobol.base_samples", 2)
     if n & (n - 1):
         raise ConfigError(f"{where}.sobol.base_samples: {n} is not a power of 2 (the Sobol sequence needs one), e.g. 64")
@@ -207,8 +215,13 @@ def load_settings(path: Path = SETTINGS_PATH, quick: bool = False, changes: dict
     sobol["stable_below"] = _share(_need(sobol, "stable_below", f"{where}.sobol"), f"{where}.sobol.stable_below")
     morris["trajectories"] = _whole(_need(morris, "trajectories", f"{where}.morris"), f"{where}.morris.trajectories", 2)
     morris["levels"] = _whole(_need(morris, "levels", f"{where}.morris"), f"{where}.morris.levels", 2)
-    for key in ("peel_alpha", "paste_alpha", "min_mass", "min_density", "prune_below"):
+    for key in ("peel_alpha", "paste_alpha", "min_mass", "min_density", "prune_below", "cart_min_mass"):
         disc[key] = _share(_need(disc, key, f"{where}.discovery"), f"{where}.discovery.{key}")
+    if _need(disc, "objective", f"{where}.discovery") not in PRIM_OBJECTIVES:
+        raise ConfigError(f"{where}.discovery.objective: {disc['objective']!r} is not allowed; allowed: "
+                          f"{', '.join(PRIM_OBJECTIVES)}")
+    feats["trees"] = _whole(_need(feats, "trees", f"{where}.features"), f"{where}.features.trees", 10)
+    feats["seed"] = _whole(_need(feats, "seed", f"{where}.features"), f"{where}.features.seed", 0)
     rep = dict(_need(raw, "report", where))
     for key in ("noisy_above", "minor_index", "main_restriction"):
         rep[key] = _share(_need(rep, key, f"{where}.report"), f"{where}.report.{key}")
@@ -237,7 +250,8 @@ def load_settings(path: Path = SETTINGS_PATH, quick: bool = False, changes: dict
         jobs=_whole(_need(raw, "jobs", where), f"{where}.jobs", 1),
         out=ROOT / str(_need(raw, "out", where)),
         report_dir=ROOT / str(_need(raw, "report_dir", where)),
-        parameters=params, metrics=metrics, sobol=sobol, morris=morris, discovery=disc, questions=questions,
+        parameters=params, metrics=metrics, sobol=sobol, morris=morris, discovery=disc, features=feats,
+        questions=questions,
         report={k: rep[k] for k in ("noisy_above", "minor_index", "main_restriction")},
         quick=quick, raw=raw)
     check_parameters(settings)
@@ -495,6 +509,8 @@ class Analysis:
     noise: dict[str, float]
     boxes: dict[str, list["Box"]]
     trajectories: dict[str, pd.DataFrame]
+    cart: dict[str, list["Box"]]            # question -> CART leaves reaching the target density
+    features: pd.DataFrame                  # extra-trees feature scores: one row per parameter, one column per metric
     cases: dict[str, tuple[int, int]]       # question -> (cases, points) among the PRIM points
     summary: dict[str, tuple[float, float]]  # metric -> mean and standard deviation of the Sobol points' values
     missing_points: int
@@ -502,7 +518,7 @@ class Analysis:
 
 
 def analyse(settings: Settings, folder: Path, values: pd.DataFrame, meta: dict) -> Analysis:
-    """Sobol, Morris, stability, seed noise and PRIM from the per-point values."""
+    """Sobol, Morris, stability, seed noise, PRIM, CART and feature scores from the per-point values."""
     problem = settings.problem
     d = problem["num_vars"]
     s0, s1 = meta["sobol_rows"]
@@ -530,17 +546,22 @@ def analyse(settings: Settings, folder: Path, values: pd.DataFrame, meta: dict) 
                      "stable": bool(max_change <= settings.sobol["stable_below"]) if not math.isnan(max_change) else False})
     stability = pd.DataFrame(rows).set_index("metric")
     x = sob_vals[settings.names].to_numpy(dtype=float)
-    boxes, trajs, cases = {}, {}, {}
+    boxes, trajs, leaves, cases = {}, {}, {}, {}
+    bounds = np.array(problem["bounds"], dtype=float)
+    disc = settings.discovery
     for q in settings.questions:
         y = q.cases(sob_vals[q.metric].to_numpy(dtype=float))
         cases[q.name] = (int(y.sum()), int(y.size))
-        bounds = np.array(problem["bounds"], dtype=float)
         boxes[q.name], trajs[q.name] = prim(x, y, bounds, settings.names, **{
-            k: settings.discovery[k] for k in ("peel_alpha", "paste_alpha", "min_mass", "min_density", "prune_below",
-                                              "max_boxes")})
+            k: disc[k] for k in ("peel_alpha", "paste_alpha", "min_mass", "min_density", "prune_below", "max_boxes",
+                                 "objective")})
+        leaves[q.name] = cart(x, y, bounds, settings.names, disc["cart_min_mass"], disc["min_density"])
+    features = pd.DataFrame({m: feature_scores(x, sob_vals[m].to_numpy(dtype=float), settings.names,
+                                               settings.features["trees"], settings.features["seed"])
+                             for m in settings.metrics})
     summary = {m: (float(sob_vals[m].mean()), float(sob_vals[m].std())) for m in settings.metrics}
     return Analysis(sob, sob_half, sc, shc, mor, mc, stability, noise_shares(settings, folder, values), boxes, trajs,
-                    cases, summary,
+                    leaves, features, cases, summary,
                     missing_points=int((values["runs_ok"] == 0).sum()),
                     failed_runs=int((values["runs"] - values["runs_ok"]).sum()))
 
@@ -551,12 +572,17 @@ def _top(indices: pd.DataFrame) -> str:
     return str(st.idxmax()) if len(st) else ""
 
 
-# --------------------------------------------------------------------------------- PRIM
+# ------------------------------------------------------------------ scenario discovery
+# PRIM and CART are EMA Workbench's (ema_workbench.analysis); this section picks and
+# trims their boxes the way the settings say and turns them into plain ``Box`` records.
+PRIM_OBJECTIVES = ("lenient1", "lenient2", "original")  # EMA Workbench's PRIM objective functions
+
+
 @dataclass
 class Box:
     """A box of parameter values: limits per parameter and how well it picks the cases."""
 
-    limits: np.ndarray          # (D, 2) lower and upper limit of each parameter
+    limits: np.ndarray          # (D, 2) lower and upper limit of each parameter (unrestricted: its full range)
     restricted: list[str]       # parameters whose limits are inside their full range
     coverage: float             # share of all cases that lie in the box
     density: float              # share of the points in the box that are cases
@@ -571,109 +597,28 @@ def _inside(x: np.ndarray, limits: np.ndarray) -> np.ndarray:
     return ((x >= limits[:, 0]) & (x <= limits[:, 1])).all(axis=1)
 
 
-def _cut(values: np.ndarray, count: int, side: int) -> float | None:
-    """The limit that peels at least ``count`` of ``values`` off one side (0 = low, 1 = high).
-
-    Ties are peeled together; the limit lies halfway between the last value peeled and
-    the first kept. None if that would peel every value.
-    """
-    v = np.sort(values) if side == 0 else -np.sort(values)[::-1]
-    last = v[count - 1]
-    kept = v[v > last]
-    if kept.size == 0:
-        return None
-    mid = (last + kept[0]) / 2.0
-    return float(mid if side == 0 else -mid)
-
-
-def _peel(x: np.ndarray, y: np.ndarray, limits: np.ndarray, alpha: float, min_points: int) -> list[np.ndarray]:
-    """The peeling path: at each step remove the alpha-slice (one side of one parameter)
-    that leaves the highest density, until the box would hold fewer than ``min_points``
-    points or its density is 1."""
-    path = [limits.copy()]
-    while True:
-        inside = _inside(x, limits)
-        if y[inside].mean() >= 1.0:
-            break
-        count = max(1, int(math.ceil(alpha * inside.sum())))
-        best, best_score = None, (-1.0, 0)
-        for j in range(x.shape[1]):
-            xj = x[inside, j]
-            for side in (0, 1):
-                limit = _cut(xj, count, side)
-                if limit is None:
-                    continue
-                keep = xj >= limit if side == 0 else xj <= limit
-                if keep.sum() < min_points:
-                    continue
-                score = (float(y[inside][keep].mean()), int(keep.sum()))
-                if score > best_score:
-                    best, best_score = (j, side, limit), score
-        if best is None:
-            break
-        j, side, limit = best
-        limits = limits.copy()
-        limits[j, side] = limit
-        path.append(limits)
-    return path
+def _ema_limits(box_lim: pd.DataFrame, box_init: pd.DataFrame, bounds: np.ndarray,
+                names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """An EMA box (row 0 lower, row 1 upper limits) as a (D, 2) array; a side EMA left at
+    the data's own extreme is the parameter's full range on that side."""
+    limits = bounds.astype(float).copy()
+    restricted = []
+    for j, name in enumerate(names):
+        lo, hi = float(box_lim[name].iloc[0]), float(box_lim[name].iloc[1])
+        cut_lo, cut_hi = lo > float(box_init[name].iloc[0]), hi < float(box_init[name].iloc[1])
+        if cut_lo:
+            limits[j, 0] = lo
+        if cut_hi:
+            limits[j, 1] = hi
+        if cut_lo or cut_hi:
+            restricted.append(name)
+    return limits, restricted
 
 
-def _paste(x: np.ndarray, y: np.ndarray, limits: np.ndarray, bounds: np.ndarray, alpha: float) -> np.ndarray:
-    """Pasting: widen a limit by about an alpha-share of the box's points while the
-    density does not fall; take the widening that gains the most density, repeat."""
-    limits = limits.copy()
-    while True:
-        inside = _inside(x, limits)
-        density, n_in = y[inside].mean(), inside.sum()
-        count = max(1, int(math.ceil(alpha * n_in)))
-        best, best_score = None, (density, n_in)
-        for j in range(x.shape[1]):
-            others = limits.copy()
-            others[j] = bounds[j]
-            ring = _inside(x, others) & ~inside  # points outside the box only along parameter j
-            for side in (0, 1):
-                outside = x[ring, j]
-                outside = outside[outside < limits[j, 0]] if side == 0 else outside[outside > limits[j, 1]]
-                if outside.size == 0:
-                    continue
-                # the outermost of the `count` nearest points, as a cut from the far side
-                limit = _cut(outside, max(1, outside.size - count), 1 - side) if outside.size > count else None
-                new = limits.copy()
-                new[j, side] = bounds[j, side] if limit is None else limit
-                grown = _inside(x, new)
-                score = (float(y[grown].mean()), int(grown.sum()))
-                if score[0] >= density and score > best_score:
-                    best, best_score = new, score
-        if best is None:
-            return limits
-        limits = best
-
-
-def _prune(x: np.ndarray, y: np.ndarray, limits: np.ndarray, bounds: np.ndarray, below: float,
-           floor: float) -> np.ndarray:
-    """Lift, one at a time, the restriction whose removal costs the least density, while
-    that cost is below ``below`` and the density stays at least ``floor``: a box
-    restricted only where it matters."""
-    limits = limits.copy()
-    while True:
-        density = y[_inside(x, limits)].mean()
-        costs = []
-        for j in range(x.shape[1]):
-            if (limits[j] != bounds[j]).any():
-                lifted = limits.copy()
-                lifted[j] = bounds[j]
-                lifted_density = y[_inside(x, lifted)].mean()
-                if lifted_density >= floor:
-                    costs.append((density - lifted_density, j))
-        if not costs or min(costs)[0] >= below:
-            return limits
-        limits[min(costs)[1]] = bounds[min(costs)[1]]
-
-
-def _box(x, y, limits, bounds, names, total_cases, n_all, target) -> Box:
+def _box_record(x, y, limits, restricted, bounds, names, total_cases, n_all, target) -> Box:
+    """Coverage, density, mass and the density without each restriction, on the points ``x`` left."""
     inside = _inside(x, limits)
     cases = int(y[inside].sum())
-    restricted = [names[j] for j in range(len(names)) if limits[j, 0] > bounds[j, 0] or limits[j, 1] < bounds[j, 1]]
     drop = {}
     for j, name in enumerate(names):
         if name in restricted:
@@ -686,52 +631,119 @@ def _box(x, y, limits, bounds, names, total_cases, n_all, target) -> Box:
                reached_density=bool(density >= target), drop_density=drop)
 
 
+def _prune(found, xs, ys, bounds, names, below: float, floor: float) -> None:
+    """Lift, one at a time (EMA's ``drop_restriction``), the restriction whose removal costs
+    the least density, while that cost is below ``below`` and the density stays at least
+    ``floor``: a box restricted only where it matters."""
+    while True:
+        limits, restricted = _ema_limits(found.box_lim, found.prim.box_init, bounds, names)
+        density = ys[_inside(xs, limits)].mean()
+        costs = []
+        for name in restricted:
+            j = names.index(name)
+            lifted = limits.copy()
+            lifted[j] = bounds[j]
+            lifted_density = ys[_inside(xs, lifted)].mean()
+            if lifted_density >= floor:
+                costs.append((density - lifted_density, name))
+        if not costs or min(costs)[0] >= below:
+            return
+        found.drop_restriction(min(costs)[1])
+
+
 def prim(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, names: list[str], peel_alpha: float = 0.05,
          paste_alpha: float = 0.05, min_mass: float = 0.05, min_density: float = 0.8,
-         prune_below: float = 0.0, max_boxes: int = 2) -> tuple[list[Box], pd.DataFrame]:
-    """PRIM scenario discovery: up to ``max_boxes`` boxes where the cases ``y`` concentrate.
+         prune_below: float = 0.0, max_boxes: int = 2, objective: str = "lenient1") -> tuple[list[Box], pd.DataFrame]:
+    """PRIM scenario discovery (EMA Workbench's ``Prim``): up to ``max_boxes`` boxes where the cases ``y`` concentrate.
 
-    For each box: peel (``_peel``), choose on the peeling path the box with the largest
-    coverage among those with density >= ``min_density`` (else the densest), paste
-    (``_paste``), lift the restrictions that cost less than ``prune_below`` of density
-    without taking it below ``min_density`` (``_prune``), then remove its points and
-    look for the next box among the rest.
+    For each box EMA Workbench peels and pastes (objective function ``objective``: EMA's
+    lenient1, lenient2 or Friedman and Fisher's original); on its trajectory the box with
+    the largest coverage among those with density >= ``min_density`` is selected (else the
+    densest); then the restrictions that cost less than ``prune_below`` of density without
+    taking it below ``min_density`` are dropped (``_prune``). The next box is looked for
+    among the points outside the earlier ones (EMA's default update).
     Coverage is always a share of *all* cases; density of the points in the box. Returns
-    the boxes and the first box's peeling path (coverage, density, mass, restricted
-    parameters per step).
+    the boxes and the first box's trajectory (coverage, density, mass, restricted
+    parameters per step, and which step was chosen).
     """
+    if objective not in PRIM_OBJECTIVES:
+        raise ValueError(f"prim: objective {objective!r}; allowed: {', '.join(PRIM_OBJECTIVES)}")
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=bool)
     bounds = np.asarray(bounds, dtype=float)
     n_all, total = len(y), int(y.sum())
     min_points = max(1, int(math.ceil(min_mass * n_all)))
     boxes: list[Box] = []
-    path_rows: list[dict] = []
+    path_rows = pd.DataFrame()
     left = np.ones(n_all, dtype=bool)
+    with warnings.catch_warnings():  # (the workbench's own use of a pandas keyword that pandas now deprecates)
+        warnings.filterwarnings("ignore", message="The inplace keyword", category=DeprecationWarning)
+        finder = ema_prim.Prim(pd.DataFrame(x, columns=names), y.astype(int),
+                               obj_function=ema_prim.PRIMObjectiveFunctions(objective), peel_alpha=peel_alpha,
+                               paste_alpha=paste_alpha, mass_min=min_mass)
     for k in range(max_boxes):
         if y[left].sum() == 0 or left.sum() < min_points:
             break
+        found = finder.find_box()
+        if found is None:
+            break
+        traj = found.peeling_trajectory.copy()
+        good = traj.index[traj["density"] >= min_density]
+        pick = int(max(good, key=lambda i: (traj.at[i, "coverage"], -i))) if len(good) else \
+            int(max(traj.index, key=lambda i: (traj.at[i, "density"], traj.at[i, "coverage"])))
+        found.select(pick)
         xs, ys = x[left], y[left]
-        path = _peel(xs, ys, bounds.copy(), peel_alpha, min_points)
-        steps = [_box(xs, ys, lim, bounds, names, total, n_all, min_density) for lim in path]
-        if k == 0:
-            path_rows = [{"step": i, "coverage": b.coverage, "density": b.density, "mass": b.mass,
-                          "restricted": len(b.restricted)} for i, b in enumerate(steps)]
-        good = [i for i, b in enumerate(steps) if b.reached_density]
-        pick = max(good, key=lambda i: (steps[i].coverage, -i)) if good else \
-            max(range(len(steps)), key=lambda i: (steps[i].density, steps[i].coverage))
-        pasted = _paste(xs, ys, path[pick], bounds, paste_alpha)
-        floor = min_density if ys[_inside(xs, pasted)].mean() >= min_density else 0.0  # pruning keeps a box on target
-        limits = _prune(xs, ys, pasted, bounds, prune_below, floor)
-        box = _box(xs, ys, limits, bounds, names, total, n_all, min_density)
+        floor = min_density if traj.at[pick, "density"] >= min_density else 0.0  # pruning keeps a box on target
+        _prune(found, xs, ys, bounds, names, prune_below, floor)
+        limits, restricted = _ema_limits(found.box_lim, finder.box_init, bounds, names)
+        box = _box_record(xs, ys, limits, restricted, bounds, names, total, n_all, min_density)
         if not box.restricted or box.cases == 0:
             break
         boxes.append(box)
-        if path_rows and k == 0:
-            for row in path_rows:
-                row["chosen"] = row["step"] == pick
+        if k == 0:
+            path_rows = pd.DataFrame({"step": traj.index.astype(int), "coverage": traj["coverage"].astype(float),
+                                      "density": traj["density"].astype(float), "mass": traj["mass"].astype(float),
+                                      "restricted": traj["res_dim"].astype(int), "chosen": traj.index == pick})
         left &= ~_inside(x, limits)
-    return boxes, pd.DataFrame(path_rows)
+    return boxes, path_rows
+
+
+def cart(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, names: list[str], min_mass: float = 0.05,
+         min_density: float = 0.8) -> list[Box]:
+    """CART scenario discovery (EMA Workbench's ``CART``, a scikit-learn tree): the leaves
+    where the cases reach ``min_density``, largest coverage first. A leaf is a box; its
+    'density without' a restriction is computed as for PRIM boxes."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=bool)
+    bounds = np.asarray(bounds, dtype=float)
+    if y.sum() == 0 or y.all():
+        return []
+    frame = pd.DataFrame(x, columns=names)
+    tree = ema_cart.CART(frame, y.astype(int), mass_min=min_mass)
+    tree.build_tree()
+    init = pd.DataFrame([frame.min(), frame.max()])
+    leaves = []
+    for box_lim in tree.boxes:
+        limits, restricted = _ema_limits(box_lim, init, bounds, names)
+        box = _box_record(x, y, limits, restricted, bounds, names, int(y.sum()), len(y), min_density)
+        if box.reached_density and box.restricted:
+            leaves.append(box)
+    return sorted(leaves, key=lambda b: (-b.coverage, -b.density))
+
+
+def feature_scores(x: np.ndarray, y: np.ndarray, names: list[str], trees: int = 100, seed: int = 0) -> pd.Series:
+    """Extra-trees feature scores (EMA Workbench's ``get_ex_feature_scores``, regression):
+    each parameter's share of the trees' reduction of the metric's variance (they add up
+    to 1). Points where the metric is undefined are left out; NaN if fewer than 10 are left."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = np.isfinite(y)
+    if keep.sum() < 10 or np.ptp(y[keep]) == 0.0:
+        return pd.Series(np.nan, index=pd.Index(names, name="parameter"))
+    scores, _ = feature_scoring.get_ex_feature_scores(
+        pd.DataFrame(x[keep], columns=names), y[keep], mode=feature_scoring.RuleInductionType.REGRESSION,
+        nr_trees=trees, random_state=seed)
+    return scores[1].reindex(names).rename_axis("parameter")
 
 
 # ------------------------------------------------------------------------------ figures
@@ -833,6 +845,29 @@ def plot_stability(settings: Settings, a: Analysis, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def plot_features(settings: Settings, a: Analysis, path: Path) -> Path:
+    """Extra-trees feature scores: one row per parameter, one column per metric, the score written in each cell."""
+    from matplotlib.figure import Figure
+
+    scores = a.features.to_numpy(dtype=float)
+    d, m = scores.shape
+    fig = Figure(figsize=(4.0 + 2.4 * m, 1.6 + 0.62 * d))
+    ax = fig.add_subplot()
+    image = ax.imshow(np.nan_to_num(scores, nan=0.0), cmap="Blues", vmin=0.0, vmax=max(0.5, np.nanmax(scores, initial=0)),
+                      aspect="auto")
+    for i in range(d):
+        for j in range(m):
+            value = scores[i, j]
+            ax.text(j, i, "n/a" if math.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=13,
+                    color="white" if not math.isnan(value) and value > 0.35 else "black")
+    ax.set_yticks(range(d), _labels(settings), fontsize=12)
+    ax.set_xticks(range(m), [textwrap.fill(_metric_title(k)[0], 22) for k in settings.metrics], fontsize=11)
+    ax.xaxis.tick_top()
+    fig.colorbar(image, ax=ax, label="feature score (share of explained variance)")
+    ax.set_title(f"Feature scores (extra trees, {settings.features['trees']} trees) on the Sobol points", fontsize=14)
+    return save_figure(fig, path)
+
+
 def plot_prim(settings: Settings, a: Analysis, path: Path) -> Path:
     """Per question: the peeling path (coverage vs density) and the boxes' limits."""
     from matplotlib.figure import Figure
@@ -847,12 +882,13 @@ def plot_prim(settings: Settings, a: Analysis, path: Path) -> Path:
             fig.colorbar(sc, ax=left, label="parameters restricted")
             chosen = traj[traj.get("chosen", pd.Series(False, index=traj.index)).astype(bool)]
             left.scatter(chosen["coverage"], chosen["density"], s=140, facecolors="none", edgecolors="red",
-                         label="chosen (before pasting)")
+                         label="chosen (before pruning)")
             left.legend(fontsize=8, loc="lower left")
         left.axhline(settings.discovery["min_density"], color="red", ls="--", lw=0.8)
         left.set_xlabel("coverage: share of all cases inside the box")
         left.set_ylabel("density: share of the box's points that are cases")
-        left.set_title(textwrap.fill(f"'{q.title}' ({q.rule}): PRIM peeling path of box 1", 60), fontsize=9)
+        left.set_title(textwrap.fill(f"'{q.title}' ({q.rule}): PRIM peeling and pasting path of box 1", 60),
+                       fontsize=9)
         right = fig.add_subplot(len(qs), 2, 2 * k + 2)
         boxes = a.boxes[q.name]
         names = [p.path for p in settings.parameters]
@@ -876,7 +912,7 @@ def plot_prim(settings: Settings, a: Analysis, path: Path) -> Path:
             right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
         else:
             right.text(0.5, 0.5, "no box found", ha="center", transform=right.transAxes)
-    fig.suptitle("Scenario discovery (PRIM) on the Sobol design's points", fontsize=11)
+    fig.suptitle("Scenario discovery (EMA Workbench PRIM) on the Sobol design's points", fontsize=11)
     return save_figure(fig, path)
 
 
@@ -953,6 +989,18 @@ def interpretation(settings: Settings, a: Analysis) -> list[str]:
                          f"{' or '.join(_lower_first(_metric_title(m)[0]) for m in clean)} (total index below "
                          f"{rep['minor_index']:g} for each): within {'its range it' if len(idle) == 1 else 'their ranges they'}"
                          " can be set anywhere.")
+    agree, differ = [], []
+    for metric in settings.metrics:
+        scores, st = a.features[metric].dropna(), a.sobol[metric]["ST"].dropna()
+        if len(scores) and len(st):
+            (agree if scores.idxmax() == st.idxmax() else differ).append(metric)
+    if agree or differ:
+        lines.append("- Feature scoring (extra trees, a second opinion that needs no special design) "
+                     + (f"puts the same parameter first as the Sobol total index for "
+                        f"{', '.join(_lower_first(_metric_title(m)[0]) for m in agree)}" if agree else "")
+                     + ("; " if agree and differ else "")
+                     + (f"ranks differently for {', '.join(_lower_first(_metric_title(m)[0]) for m in differ)} "
+                        "(there the top place is not settled)" if differ else "") + ".")
     for q in settings.questions:
         boxes = a.boxes[q.name]
         if not boxes:
@@ -960,10 +1008,15 @@ def interpretation(settings: Settings, a: Analysis) -> list[str]:
             continue
         b = boxes[0]
         k, n_pts = a.cases[q.name]
+        leaves = a.cart[q.name]
+        cart_text = (f" CART's largest leaf on target: {describe_box(leaves[0], settings, rep['main_restriction'])} "
+                     f"(density {leaves[0].density:.0%}, coverage {leaves[0].coverage:.0%})."
+                     if leaves else " CART found no leaf that reaches the target density.")
         lines.append(f"- *Where {q.title}* ({q.rule}; {k / n_pts:.0%} of all points): with "
                      f"{describe_box(b, settings, rep['main_restriction'])}, this happens at {b.density:.0%} of the "
                      f"points (density), and the box holds {b.coverage:.0%} of all points where it happens "
-                     f"(coverage)." + ("" if b.reached_density else " The box stays below the target density."))
+                     f"(coverage)." + ("" if b.reached_density else " The box stays below the target density.")
+                     + cart_text)
     return lines
 
 
@@ -1069,16 +1122,35 @@ def write_report(settings: Settings, a: Analysis, meta: dict, images: dict[str, 
         "",
         f"![Stability]({rel['stability']})",
         "",
+        "## Feature scoring: a second opinion",
+        "",
+        f"EMA Workbench's extra-trees feature scoring ({settings.features['trees']} trees, regression on the "
+        f"{meta['sobol_rows'][1] - meta['sobol_rows'][0]} Sobol points' values, points where the metric is "
+        "undefined left out): each parameter's share of the variance the trees explain, adding up to 1 per "
+        "metric. It needs no special design and counts interactions in, so it reads like a total index; where it "
+        "and Sobol's ST rank the same parameters first, the ranking is robust to the method.",
+        "",
+        _md_table(pd.DataFrame([{"parameter": p.label, **{f"`{m}`": _f(a.features.loc[p.path, m])
+                                                          for m in settings.metrics}}
+                                for p in settings.parameters])),
+        "",
+        f"![Feature scores]({rel['features']})",
+        "",
         "## Scenario discovery: which parameter boxes make a thaw last?",
         "",
-        f"PRIM (peeling alpha {settings.discovery['peel_alpha']:g}, pasting alpha "
+        f"PRIM (EMA Workbench, objective {settings.discovery['objective']}, peeling alpha "
+        f"{settings.discovery['peel_alpha']:g}, pasting alpha "
         f"{settings.discovery['paste_alpha']:g}, smallest box {settings.discovery['min_mass']:.0%} of the points) "
         f"on the {meta['sobol_rows'][1] - meta['sobol_rows'][0]} points of the Sobol design. For each question the "
-        f"first box is the one with the largest coverage among the boxes on the peeling path whose density "
-        f"reaches {settings.discovery['min_density']:.0%}; the next box is looked for among the points outside "
-        "it. *Coverage*: the share of all cases that lie in the box; *density*: the share of the box's points "
-        "that are cases; *mass*: the share of all points in the box. 'Density without' gives the density if "
-        "that one restriction were lifted: the lower it is, the more the restriction matters.",
+        f"first box is the one with the largest coverage among the boxes on the peeling and pasting trajectory "
+        f"whose density reaches {settings.discovery['min_density']:.0%}; restrictions that cost less than "
+        f"{settings.discovery['prune_below']:g} of density are then dropped; the next box is looked for among the "
+        "points outside it. *Coverage*: the share of all cases that lie in the box; *density*: the share of the "
+        "box's points that are cases; *mass*: the share of all points in the box. 'Density without' gives the "
+        "density if that one restriction were lifted: the lower it is, the more the restriction matters. "
+        f"CART (EMA Workbench, a classification tree with leaves of at least "
+        f"{settings.discovery['cart_min_mass']:.0%} of the points) gives a second set of boxes: its leaves whose "
+        f"density reaches {settings.discovery['min_density']:.0%}.",
         "",
     ]
     for q in settings.questions:
@@ -1104,6 +1176,14 @@ def write_report(settings: Settings, a: Analysis, meta: dict, images: dict[str, 
                              "full range": f"{p.low:g} – {p.high:g}", "unit": p.unit,
                              "density without": _f(b.drop_density.get(name, float('nan')))})
             out += [_md_table(pd.DataFrame(rows)), ""]
+        leaves = a.cart[q.name]
+        shown = leaves[:settings.discovery["max_boxes"]]
+        out += [f"**CART**: {len(leaves)} lea{'f reaches' if len(leaves) == 1 else 'ves reach'} the target density"
+                + (f"; the {len(shown)} with the largest coverage (all in `cart_boxes.csv`):" if leaves else "."), ""]
+        if shown:
+            out += [_md_table(pd.DataFrame([{
+                "leaf": i + 1, "coverage": _f(b.coverage), "density": _f(b.density), "mass": _f(b.mass),
+                "restrictions": describe_box(b, settings)} for i, b in enumerate(shown)])), ""]
     out += [f"![PRIM boxes]({rel['prim']})", "",
             "## Caveats", "",
             "- The indices hold for these ranges and this scenario; widen a range and its parameter will matter "
@@ -1112,10 +1192,11 @@ def write_report(settings: Settings, a: Analysis, meta: dict, images: dict[str, 
             "variance is chance. Noise lowers the first-order indices and raises the total ones.",
             "- Dropping blocks with undefined values keeps the estimator valid but conditions it on the metric "
             "being defined; a metric with many dropped blocks describes a smaller part of the box.",
-            "- PRIM boxes are descriptions of this sample, not proofs; the 'density without' column shows which "
-            "limits carry the box.", "",
-            "Tables: `indices_sobol.csv`, `indices_morris.csv`, `stability.csv`, `prim_boxes.csv` and "
-            "`point_values.parquet` in the run folder.", ""]
+            "- PRIM boxes and CART leaves are descriptions of this sample, not proofs; the 'density without' column "
+            "shows which limits carry a box, and where PRIM and CART name the same limits the description does not "
+            "hang on one algorithm.", "",
+            "Tables: `indices_sobol.csv`, `indices_morris.csv`, `stability.csv`, `feature_scores.csv`, "
+            "`prim_boxes.csv`, `cart_boxes.csv` and `point_values.parquet` in the run folder.", ""]
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(out))
     return report
@@ -1148,16 +1229,20 @@ def write_tables(settings: Settings, a: Analysis, folder: Path) -> list[Path]:
     sob = pd.concat({m: a.sobol[m].join(a.sobol_half[m].add_suffix("_half")) for m in settings.metrics},
                     names=["metric"]).reset_index()
     mor = pd.concat(a.morris, names=["metric"]).reset_index()
-    rows = []
-    for q in settings.questions:
-        for b_i, b in enumerate(a.boxes[q.name]):
-            for name in b.restricted:
-                j = settings.names.index(name)
-                rows.append({"question": q.name, "rule": q.rule, "box": b_i + 1, "coverage": b.coverage,
-                             "density": b.density, "mass": b.mass, "parameter": name, "low": b.limits[j, 0],
-                             "high": b.limits[j, 1], "density_without": b.drop_density.get(name)})
+    tables = {}
+    for kind, found in (("prim", a.boxes), ("cart", a.cart)):
+        rows = []
+        for q in settings.questions:
+            for b_i, b in enumerate(found[q.name]):
+                for name in b.restricted:
+                    j = settings.names.index(name)
+                    rows.append({"question": q.name, "rule": q.rule, "box": b_i + 1, "coverage": b.coverage,
+                                 "density": b.density, "mass": b.mass, "parameter": name, "low": b.limits[j, 0],
+                                 "high": b.limits[j, 1], "density_without": b.drop_density.get(name)})
+        tables[kind] = pd.DataFrame(rows)
     for name, frame in (("indices_sobol", sob), ("indices_morris", mor), ("stability", a.stability.reset_index()),
-                        ("prim_boxes", pd.DataFrame(rows))):
+                        ("feature_scores", a.features.reset_index()), ("prim_boxes", tables["prim"]),
+                        ("cart_boxes", tables["cart"])):
         paths.append(folder / f"{name}.csv")
         frame.to_csv(paths[-1], index=False)
     return paths
@@ -1182,6 +1267,7 @@ def run(settings: Settings, folder: Path | None = None, report_dir: Path | None 
     images = {"sobol": plot_sobol(settings, a, img / f"{IMG_PREFIX}sobol.png"),
               "morris": plot_morris(settings, a, img / f"{IMG_PREFIX}morris.png"),
               "stability": plot_stability(settings, a, img / f"{IMG_PREFIX}stability.png"),
+              "features": plot_features(settings, a, img / f"{IMG_PREFIX}features.png"),
               "prim": plot_prim(settings, a, img / f"{IMG_PREFIX}prim.png")}
     report = write_report(settings, a, meta, images, report_dir / "sensitivity.md", folder, seconds)
     tables = write_tables(settings, a, folder)

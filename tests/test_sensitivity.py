@@ -1,7 +1,8 @@
 """Global sensitivity and scenario discovery (experiments/sensitivity.py), and design-file sweeps.
 
 The analysis functions are checked on problems with known answers: Sobol indices of the
-Ishigami function, Morris effects of a linear model, a PRIM box of a known region. The
+Ishigami function, Morris effects of a linear model, PRIM boxes (EMA Workbench) and CART
+leaves of known regions, feature scores of a function of one input. The
 design-file sweep (sim/sweeps/sweep.py) is checked like other sweeps: same results as single
 runs, resume, one-line errors. The full experiment runs once at its --quick size.
 """
@@ -23,6 +24,8 @@ import sim
 from experiments.sensitivity import (
     SETTINGS_PATH,
     Question,
+    cart,
+    feature_scores,
     load_settings,
     main,
     morris_design,
@@ -144,6 +147,56 @@ def test_prim_covers_two_regions_with_two_boxes():
     assert sum(b.coverage for b in boxes) >= 0.95  # coverages are shares of all cases, so they add up
 
 
+@pytest.mark.parametrize("objective", ["lenient1", "original"])
+def test_each_prim_objective_finds_the_known_box(objective):
+    rng = np.random.default_rng(2)
+    x = rng.random((1500, 3))
+    y = (x[:, 0] > 0.6) & (x[:, 1] < 0.5)
+    boxes, _ = prim(x, y, np.array([[0.0, 1.0]] * 3), ["x0", "x1", "x2"], min_density=0.95, objective=objective)
+    assert set(boxes[0].restricted) == {"x0", "x1"} and boxes[0].density >= 0.95
+    with pytest.raises(ValueError, match="objective 'nope'"):
+        prim(x, y, np.array([[0.0, 1.0]] * 3), ["x0", "x1", "x2"], objective="nope")
+
+
+def test_prim_pruning_lifts_a_restriction_that_buys_little_density():
+    """Cases are x0 > 0.6, plus a faint extra share where x1 < 0.5: the pruned box keeps only x0."""
+    rng = np.random.default_rng(3)
+    x = rng.random((2000, 2))
+    y = (x[:, 0] > 0.6) & ((x[:, 1] < 0.5) | (rng.random(2000) < 0.93))
+    bounds = np.array([[0.0, 1.0]] * 2)
+    kept, _ = prim(x, y, bounds, ["x0", "x1"], min_density=0.9, max_boxes=1, prune_below=0.0)
+    pruned, _ = prim(x, y, bounds, ["x0", "x1"], min_density=0.9, max_boxes=1, prune_below=0.06)
+    assert pruned[0].restricted == ["x0"] and pruned[0].density >= 0.9
+    assert pruned[0].coverage >= kept[0].coverage
+
+
+def test_cart_leaves_describe_a_known_region():
+    rng = np.random.default_rng(4)
+    x = rng.random((2000, 3))
+    y = (x[:, 0] > 0.6) & (x[:, 1] < 0.5)
+    leaves = cart(x, y, np.array([[0.0, 1.0]] * 3), ["x0", "x1", "x2"], min_mass=0.05, min_density=0.9)
+    assert leaves, "no leaf reached the density"
+    best = leaves[0]
+    assert {"x0", "x1"} <= set(best.restricted) and best.density >= 0.9
+    assert best.limits[0, 0] == pytest.approx(0.6, abs=0.03) and best.limits[1, 1] == pytest.approx(0.5, abs=0.03)
+    assert sum(b.coverage for b in leaves) == pytest.approx(1.0, abs=0.05)  # the leaves tile the region
+    assert cart(x, np.zeros(2000, dtype=bool), np.array([[0.0, 1.0]] * 3), ["x0", "x1", "x2"]) == []
+
+
+def test_feature_scores_put_the_only_input_that_matters_first():
+    rng = np.random.default_rng(5)
+    x = rng.random((600, 4))
+    y = 3.0 * x[:, 2] + 0.05 * rng.standard_normal(600)
+    y[:40] = np.nan  # undefined values are left out, not an error
+    scores = feature_scores(x, y, ["a", "b", "c", "d"], trees=50, seed=0)
+    # (extra trees split on a random input at each node, so the idle inputs keep some score)
+    assert scores.idxmax() == "c" and scores["c"] > 0.6 and scores.drop("c").max() < 0.15
+    assert scores.sum() == pytest.approx(1.0)
+    again = feature_scores(x, y, ["a", "b", "c", "d"], trees=50, seed=0)
+    pd.testing.assert_series_equal(scores, again)  # the seed makes it reproducible
+    assert feature_scores(x, np.full(600, np.nan), ["a", "b", "c", "d"]).isna().all()
+
+
 def test_question_cases_and_undefined_values():
     lasting = Question("q", "a thaw lasts", "mean_thaw_duration", 36.0, at_least=True, nan_is_case=False)
     failing = Question("q", "thaws fail", "mean_thaw_duration", 12.0, at_least=False, nan_is_case=True)
@@ -181,6 +234,8 @@ def _settings_with(tmp_path: Path, change) -> Path:
     (lambda r: r["metrics"].update(no_such_metric={"nan": "drop"}), "no_such_metric: unknown metric"),
     (lambda r: r["metrics"]["share_engaged"].update(nan="zero"), "'zero' is not allowed"),
     (lambda r: r["discovery"]["questions"]["thaw_lasts"].update(below=3), "exactly one of at_least or below"),
+    (lambda r: r["discovery"].update(objective="greedy"), "discovery.objective: 'greedy' is not allowed"),
+    (lambda r: r["features"].update(trees=3), "features.trees: 3 is not allowed"),
 ])
 def test_bad_settings_fail_with_one_line(tmp_path, change, says):
     with pytest.raises(ConfigError) as err:
@@ -267,7 +322,7 @@ def test_the_quick_experiment_runs_through_the_sweep_and_writes_every_output(tmp
     values = pd.read_parquet(out / "point_values.parquet")
     assert len(values) == points and (values["runs_ok"] == s.seeds).all()
     text = (report / "sensitivity.md").read_text()
-    for name in ("sobol", "morris", "stability", "prim"):
+    for name in ("sobol", "morris", "stability", "features", "prim"):
         img = report / "img" / f"sensitivity_{name}.png"
         assert img.stat().st_size > 10_000, name
         assert f"img/sensitivity_{name}.png" in text
@@ -276,10 +331,12 @@ def test_the_quick_experiment_runs_through_the_sweep_and_writes_every_output(tmp
     for p in s.parameters:
         assert p.path in text
     for heading in ("## Interpretation for a policy reader", "## Was the sample large enough?",
-                    "## Scenario discovery", "coverage", "density"):
+                    "## Feature scoring", "## Scenario discovery", "**CART**", "coverage", "density"):
         assert heading in text
-    for table in ("indices_sobol", "indices_morris", "stability", "prim_boxes"):
+    for table in ("indices_sobol", "indices_morris", "stability", "feature_scores", "prim_boxes", "cart_boxes"):
         frame = pd.read_csv(out / f"{table}.csv") if (out / f"{table}.csv").stat().st_size > 1 else None
         assert frame is None or len(frame.columns) > 1
     sob = pd.read_csv(out / "indices_sobol.csv")
     assert set(sob["metric"]) == set(s.metrics) and len(sob) == len(s.metrics) * d
+    scores = pd.read_csv(out / "feature_scores.csv")
+    assert list(scores["parameter"]) == s.names and set(s.metrics) <= set(scores.columns)
