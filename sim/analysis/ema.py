@@ -29,9 +29,6 @@ metrics as ``sim.run`` with the same settings and seed.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import functools
 import math
 import warnings
 from pathlib import Path
@@ -41,8 +38,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from sim.analysis.metrics import METRIC_NAMES, REQUIRED_COLUMNS, pattern_metrics
-from sim.config import CONFIG_DIR, Config, ConfigError, load_config
-from sim.config.loading import GROUP_DIRS, _set_value, compose, validate
+from sim.config import CONFIG_DIR, ConfigError, load_config
 from sim.model.policy_model import PolicyModel
 from sim.sweeps.objective import parse_objectives
 
@@ -123,13 +119,14 @@ def run_experiment(scenario: str, months: int | None, seeds: tuple[int, ...], fi
 
     Returns per metric the mean over the seeds of the runs where it is defined (NaN if in
     none) and ``<metric>_sd``, the standard deviation over those runs (NaN below two).
-    The config is composed once and the seeds replace each other in it, as a sweep does.
+    Each seed's config is made by ``load_config`` exactly as ``sim.run`` makes it (a seed
+    may choose more than the random draws, e.g. a calibrated parameter set).
     """
     overrides = {**(fixed or {}), **{path: _plain(v) for path, v in params.items()}}
-    config = _config(scenario, months, overrides)
     values: dict[str, list[float]] = {m: [] for m in METRIC_NAMES}
     for seed in seeds:
-        model = PolicyModel(dataclasses.replace(config, seed=int(seed)), collect=REQUIRED_COLUMNS).run()
+        config = load_config(_plain(scenario), int(seed), None if months is None else int(months), overrides)
+        model = PolicyModel(config, collect=REQUIRED_COLUMNS).run()
         for name, value in pattern_metrics(model.frame(), config.extras.get("metrics")).items():
             values[name].append(float(value))
     out = {}
@@ -138,25 +135,6 @@ def run_experiment(scenario: str, months: int | None, seeds: tuple[int, ...], fi
         out[name] = float(defined.mean()) if defined.size else float("nan")
         out[name + SPREAD_SUFFIX] = float(defined.std(ddof=1)) if defined.size > 1 else float("nan")
     return out
-
-
-@functools.lru_cache(maxsize=8)
-def _composed(scenario: str, months: int | None):
-    return compose(scenario, months=months)
-
-
-def _config(scenario: str, months: int | None, overrides: dict[str, Any]) -> Config:
-    """The checked config of one experiment, as ``load_config`` makes it but composed once per process.
-
-    (Hydra's compose costs about ten runs of the model; the values are set on a copy of the
-    composed config exactly as ``load_config`` sets a mapping's values.)
-    """
-    if any(k in GROUP_DIRS for k in overrides):  # a group choice needs a compose of its own
-        return load_config(scenario, None, months, overrides)
-    cfg = copy.deepcopy(_composed(scenario, months))
-    for key, value in overrides.items():
-        _set_value(cfg, key, value)
-    return validate(cfg)
 
 
 def _whole(value: Any, where: str, low: int) -> int:
@@ -173,7 +151,7 @@ def _check_ranges(scenario: str, months: int | None, fixed: dict,
         # low ends together, then high ends (of a choice: its first, then its last option)
         values = {path: (spec[1][-end] if spec[0] == "categorical" else spec[1 + end]) for path, spec in ranges.items()}
         try:
-            _config(scenario, months, {**fixed, **values})
+            load_config(scenario, None, months, {**fixed, **values})
         except ConfigError as exc:
             raise ConfigError(f"ema_model: {exc}") from None
 
