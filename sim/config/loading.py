@@ -28,6 +28,7 @@ from sim.config import cache
 from sim.config.calendar import parse_month
 from sim.config.events import check_events
 from sim.config.history import apply_history
+from sim.config.start import check_start
 from sim.config.overrides import Overrides, has_interpolation, split
 from sim.config.schema import BRANCH_SCHEMAS, CONFIG_DIR, PASSTHROUGH_KEYS, Config, ConfigError, _join, build, plain
 
@@ -336,6 +337,7 @@ def validate(cfg: DictConfig | dict) -> Config:
     _check_cross_field(config)
     if "history" in extras:
         apply_history(config)  # history.mode forced: the stance record becomes held stance events
+    check_start(config)  # start=today: the run begins where the record ends
     check_events(config)
     return config
 

@@ -354,6 +354,8 @@ class SweepSettings:
 class Config:
     seed: int = bounded(0, 2**63 - 1)
     months: int | None = bounded(1, 1200)
+    start: Literal["today", "stylized"] = "today"  # where a forward run starts (sim/config/start.py)
+    params_draw: Any = "auto"  # auto | best | a set index of the calibrated ensemble (checked in sim/config/start.py)
     scenario: ScenarioConfig = None  # type: ignore[assignment]
     pakistan: PakistanParams = None  # type: ignore[assignment]
     taliban: TalibanParams = None  # type: ignore[assignment]

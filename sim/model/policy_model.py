@@ -36,6 +36,7 @@ from sim.agents.taliban import Taliban
 from sim.config.calendar import add_months, parse_month
 from sim.config.schema import Config
 from sim.model.events import Timeline
+from sim.model.handover import take_over
 from sim.model.random_streams import stream
 from sim.model.world import MonthlyActions, WorldState
 from sim.output.narrative import EventLog
@@ -86,6 +87,9 @@ class PolicyModel(mesa.Model):
         self.mediators = {name: Mediator(self, name, p) for name, p in config.mediators.parties.items()}
         self.influences = ExternalInfluences(config.influences)
         self.world = WorldState.initial(config.world, list(self.militants), config.pakistan.economic_stress)
+        # start=today: the record replayed to November 2025 hands every state over (sim/model/handover.py);
+        # before the timeline, so the scenario's events bind to the carried state.
+        self.record = take_over(self)  # the snapshot continued (None: start=stylized, or the record itself)
         self.previous = self._choices_snapshot()
         self.timeline = Timeline(self, config.scenario.events, self.start_date)
         self.event_log = EventLog(self)
@@ -101,6 +105,16 @@ class PolicyModel(mesa.Model):
     def stream(self, name: str) -> np.random.Generator:
         """The random stream of one process of this run (``sim.model.random_streams``)."""
         return stream(self.config.seed, name)
+
+    @property
+    def params_draw(self) -> int | None:
+        """Index of the calibrated parameter set this run continues from (None: not a run from today)."""
+        return None if self.record is None else self.record.draw
+
+    @property
+    def replay_frame(self) -> pd.DataFrame | None:
+        """The replayed record this run continued from, August 2021 to November 2025 (a copy)."""
+        return None if self.record is None else self.record.frame.copy()
 
     # ------------------------------------------------------------------ time
     @property
