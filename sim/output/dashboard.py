@@ -43,10 +43,42 @@ def draw_stance_bands(ax, frame: pd.DataFrame) -> None:
             ax.axvspan(start, end, ymin=lo, ymax=hi, color=STANCE_COLOURS.get(stance, "grey"), alpha=0.8, lw=0)
 
 
-def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    path = Path(path)
+RECORD_COLOUR = "#fbe7b5"  # the replayed record behind a run from today (used for nothing else)
+LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "fontsize": 11, "frameon": False}  # off the data
+
+
+def with_history(frame: pd.DataFrame, history: pd.DataFrame | None) -> pd.DataFrame:
+    """The replayed record followed by the run's own months (the columns both have)."""
+    if history is None or not len(history):
+        return frame
+    both = [c for c in frame.columns if c in history.columns]
+    return pd.concat([history[both], frame[both]], ignore_index=True)
+
+
+def shade_history(axes, start, end) -> None:
+    """Shade the replayed months on every panel and mark the hand-over month."""
+    for ax in axes:
+        ax.axvspan(start, end, color=RECORD_COLOUR, zorder=0, lw=0)
+        ax.axvline(end, color="black", lw=1.0, ls="-", zorder=1)
+
+
+PROJECTOR = {"font.size": 12, "axes.titlesize": 14, "axes.labelsize": 12, "xtick.labelsize": 12,
+             "ytick.labelsize": 12}  # large type for a classroom projector
+
+
+def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "", history: pd.DataFrame | None = None) -> Path:
+    """The run dashboard; ``history`` (a run from today's ``model.replay_frame``) is drawn first, shaded."""
+    with plt.rc_context(PROJECTOR):
+        return _draw(frame, Path(path), title, history)
+
+
+def _draw(frame: pd.DataFrame, path: Path, title: str, history: pd.DataFrame | None) -> Path:
+    handover = pd.to_datetime(frame["date"]).iloc[0] if history is not None and len(history) else None
+    frame = with_history(frame, history)
     dates = pd.to_datetime(frame["date"])
-    fig, axes = plt.subplots(4, 1, figsize=(11, 12), sharex=True, constrained_layout=True)
+    fig, axes = plt.subplots(4, 1, figsize=(14, 14), sharex=True, constrained_layout=True)
+    if handover is not None:
+        shade_history(axes, dates.iloc[0], handover)
 
     ax = axes[0]
     ax.plot(dates, frame["relations"], color="black", lw=1.8, label="relations (-1 hostile .. +1 cooperative)")
@@ -59,7 +91,11 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     handles, labels = ax.get_legend_handles_labels()
     handles += [Patch(color=STANCE_COLOURS["engage"], label="engage"),
                 Patch(color=STANCE_COLOURS["pressure"], label="pressure")]
-    ax.legend(handles=handles, loc="lower left", fontsize=8, ncol=2)
+    if handover is not None:
+        replayed = pd.to_datetime(history["date"])
+        handles.append(Patch(color=RECORD_COLOUR,
+                             label=f"replayed record, {replayed.iloc[0]:%b %Y} - {replayed.iloc[-1]:%b %Y}"))
+    ax.legend(handles=handles, **LEGEND)
 
     ax = axes[1]
     ax.plot(dates, frame["trade"], color="#377eb8", lw=1.5, label="bilateral + transit trade")
@@ -71,7 +107,7 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ax.set_ylabel("USD million / month")
     ax.set_ylim(bottom=0)
     ax.set_title(f"Trade and Taliban revenue (shaded: border restricted / closed; closed {int(closed.sum())} months)")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(**LEGEND)
 
     ax = axes[2]
     ax.plot(dates, frame["refugees_in_pakistan"] / 1e6, color="black", lw=1.5, label="Afghans in Pakistan (millions)")
@@ -84,7 +120,7 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ax.set_title("Refugees: stock in Pakistan and monthly returns")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=8)
+    ax.legend(h1 + h2, l1 + l2, **{**LEGEND, "bbox_to_anchor": (1.08, 1.0)})
 
     ax = axes[3]
     bottom = None
@@ -95,12 +131,12 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ax.plot(dates, frame["tolerance"], color="black", ls=":", lw=1.2, label="Pakistan's tolerance")
     ax.set_ylabel("fatalities / month")
     ax.set_title("Violence in Pakistan by group (attacks' victims and militants killed)")
-    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.legend(**LEGEND)
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.set_xlabel("month")
 
-    fig.suptitle(title or "Run dashboard", fontsize=13)
+    fig.suptitle(title or "Run dashboard", fontsize=16)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -109,7 +109,8 @@ def write_run(model: PolicyModel, out_dir: str | Path, raw_config: DictConfig | 
     if model.config.output.figures:
         from sim.output.dashboard import plot_run
 
-        paths["dashboard"] = plot_run(frame, out / "dashboard.png", title=_title(model))
+        paths["dashboard"] = plot_run(frame, out / "dashboard.png", title=_title(model),
+                                      history=getattr(model, "replay_frame", None))  # a run from today: the record, shaded
     return paths
 
 
