@@ -1,85 +1,189 @@
-"""The teaching app: a Mesa SolaraViz dashboard of the model, with a play-as-Pakistan mode.
+"""The teaching app: the model month by month in a browser, on one screen.
 
 Start it with ``make app``, or::
 
     .venv/bin/solara run sim/app/app.py --host 127.0.0.1 --port 8765 --production
 
-and open http://127.0.0.1:8765. SolaraViz supplies the sidebar (settings, Reset,
-Step, play and pause); this module adds the main page: what month it is and what
-each side does, four live plots with both sides' stances as coloured bands, the
-pattern metrics so far, the event log (newest first) and, in play-as-Pakistan
-mode, the student's decision panel and the comparison with the model's own policy.
+and open http://127.0.0.1:8765. The top bar holds the controls (Step, ▶/❚❚, Restart,
+speed in months a second, many seeds at once, CSV download) and the month with both
+sides' stances; below, four charts the browser draws (``sim.app.app_plots``) and a
+side panel with tabs: settings (applied with "Apply and restart"), the event log,
+the pattern so far, what to notice in each exercise and, in play-as-Pakistan mode,
+the student's move and the comparison with the model's own policy.
+
 The model is ``sim.app.app_model.TeachingModel``: the CLI's model, built the CLI's way.
+Only numbers travel to the browser each month, so a Step shows at once (see
+``experiments/app_benchmark.py`` for the measured figures).
 """
 
 from __future__ import annotations
 
 import html
+import threading
+import time
 
 import solara
-from mesa.visualization import SolaraViz
-from mesa.visualization.utils import force_update, update_counter
+import solara.lab
+import solara.server.settings
 
-from sim.app.app_model import (
-    STANCES,
-    Snapshot,
-    TeachingModel,
-    comparison_rows,
-    metric_rows,
-    model_params,
-    month_summary,
-    settings_in_use,
-    stance_instruments,
-    thaw_min_months,
+from sim.agents.pakistan import INSTRUMENTS
+from sim.app.app_ensemble import N_SEEDS, Ensemble, run_ensemble
+from sim.app.app_exercises import EXERCISES, Exercise
+from sim.app.app_model import STANCES, Snapshot, StudentChoice, TeachingModel, stance_instruments
+from sim.app.app_plots import CHARTS, PALETTE, Axis, ChartInput, chart_options, militant_groups
+from sim.app.app_report import METRIC_ROWS, format_metric, metric_rows, month_summary, play_report, settings_in_use
+from sim.app.app_settings import (
+    CONTROLS,
+    DEFAULT_SCENARIO,
+    START_CHOICES,
+    AppSettings,
+    check_settings,
+    control_defaults,
+    default_seed,
+    start_supported,
 )
-from sim.app.app_plots import comparison_figure, refugees_figure, relations_figure, trade_figure, violence_figure
-from sim.output.dashboard import STANCE_COLOURS, militant_groups
+from sim.config import ConfigError, scenario_names
 from sim.config.calendar import add_months
-from sim.output.narrative import group_label
 
 TITLE = "Pakistan and the Afghan Taliban: one step forward, two steps back?"
-PLAY_INTERVAL_MS = 200  # pause between months under ▶ (drawing adds ~0.5 s): easy to follow in class
-LOG_HEIGHT = "420px"
+solara.server.settings.theme.show_banner = False  # the corner badge would cover the side panel
+SPEEDS = (1, 10)  # months a second under ▶: slow enough to follow, fast enough for a decade in a lesson
+DEFAULT_SPEED = 5
+TABS = ("Settings", "Log", "Pattern", "Exercises", "Your move")
 
 INSTRUMENT_LABELS = {
-    "talks": "Diplomatic talks and upgraded representation",
-    "trade_facilitation": "Ease trade and transit (lower tariffs, visas)",
-    "connectivity": "Connectivity projects: railway, CPEC (needs a mediator's backing)",
-    "ttp_talks": "Talks with the TTP through Kabul (ceasefire, prisoner releases)",
-    "transit_restrictions": "Transit-trade restrictions and processing fees",
+    "talks": "Diplomatic talks, upgraded envoys",
+    "trade_facilitation": "Ease trade and transit (tariffs, visas)",
+    "connectivity": "Railway and CPEC projects (need a mediator)",
+    "ttp_talks": "Talks with the TTP through Kabul",
+    "transit_restrictions": "Transit restrictions and fees",
     "border_closure": "Close the border crossings",
-    "forced_repatriation": "Forced repatriation of undocumented Afghans",
-    "un_accusation": "Accuse Kabul at the UN of sheltering the TTP",
-    "strikes": "Strikes on TTP camps inside Afghanistan (last resort)",
+    "forced_repatriation": "Send undocumented Afghans back by force",
+    "un_accusation": "Accuse Kabul at the United Nations of sheltering the TTP",
+    "strikes": "Strikes on TTP camps in Afghanistan (last resort)",
 }
 ENVOY_WORDS = {"charge_d_affaires": "chargé d'affaires", "ambassador": "ambassadors"}
-HOW_TO = ("Press <b>Step</b> for one month, <b>▶</b> to play and <b>❚❚</b> to pause. Change a setting in the "
-          "sidebar, then press <b>Reset</b> to start a new run with it. Coloured bands at the top of each "
-          "plot: Pakistan's stance (upper band) and the Taliban's (lower band); green = engage, red = pressure. "
-          "To choose Pakistan's policy yourself, tick <b>Play as Pakistan</b> and press Reset.")
-STANCE_HINT = ("Engage = talks, trade, projects; pressure = restrictions, closures, expulsions, accusations, "
-               "strikes. Tick the instruments you use.")
-# Sidebar sliders: label on its own line, and the value always shown on the thumb
-# (Mesa's inputs show no number otherwise); plots as wide as their cards. Layout only.
+RNG_NOTE = ("Both paths start from the same settings and seed. Once your choice differs from the model's, the "
+            "chance events (attacks, ceasefires, returns) differ too: compare the pattern, not single months.")
+
 PAGE_CSS = """
-.v-navigation-drawer .v-input__slider .v-input__slot { flex-wrap: wrap; }
-.v-navigation-drawer .v-input__slider .v-input__slot > .v-label {
-    flex: 0 0 100%; max-width: 100%; white-space: normal; margin-bottom: 30px; font-size: 14px; }
-.v-navigation-drawer .v-slider__thumb-label-container { display: block !important; }
-.v-navigation-drawer .v-slider__thumb-label { height: 26px !important; width: 26px !important; font-size: 11px; }
-.teach-plot img, .teach-comparison img { width: 100%; height: auto; }
+html, body { overflow: hidden; }
+.teach-root { height: 100vh; display: flex; flex-direction: column; font-size: 15px; }
+.teach-bar { display: flex; align-items: center; flex-wrap: wrap; gap: 6px 10px; padding: 4px 10px;
+             border-bottom: 1px solid #ddd; background: #fafafa; }
+.teach-bar .v-btn { font-size: 15px !important; text-transform: none; letter-spacing: 0; }
+.teach-month { font-size: 19px; font-weight: 700; margin-right: 6px; white-space: nowrap; }
+.teach-chip { color: white; padding: 2px 10px; border-radius: 12px; font-weight: 600; white-space: nowrap; }
+.teach-body { flex: 1 1 auto; display: flex; min-height: 0; }
+.teach-charts { flex: 1 1 auto; display: grid; grid-template-columns: 1fr 1fr; grid-template-rows: 1fr 1fr;
+                gap: 4px; padding: 4px; min-width: 0; }
+.teach-chart { min-width: 0; min-height: 0; border: 1px solid #e4e4e4; border-radius: 4px; background: white; }
+.teach-side { flex: 0 0 clamp(300px, 31vw, 470px); border-left: 1px solid #ddd; display: flex;
+              flex-direction: column; min-height: 0; }
+.teach-side .v-tabs { flex: 0 0 auto; }
+.teach-side .v-tab { font-size: 14px !important; text-transform: none; letter-spacing: 0; min-width: 0;
+                     padding: 0 8px; }
+.teach-pane { flex: 1 1 auto; overflow-y: auto; padding: 8px 10px; min-height: 0; }
+.teach-pane table { border-collapse: collapse; font-size: 14px; width: 100%; }
+.teach-pane td, .teach-pane th { padding: 2px 6px; text-align: left; vertical-align: top; }
+.teach-pane tr:nth-child(even) { background: #f6f6f6; }
+.teach-log-line { font-size: 14px; padding: 1px 0; }
+.teach-log-selected { background: #fff3c4; }
+.teach-group { display: flex; align-items: center; flex-wrap: wrap; gap: 6px 8px; }
+.teach-speed { width: 210px; }
+.teach-speed .v-input__slot { flex-wrap: wrap; }
+.teach-speed .v-input__slot > .v-label { flex: 0 0 100%; font-size: 13px; }
+.teach-speed .v-input { margin-top: 0; padding-top: 0; }
+.teach-speed .v-messages { display: none; }
+.teach-pane .v-input__slider .v-input__slot { flex-wrap: wrap; }
+.teach-pane .v-input__slider .v-input__slot > .v-label { flex: 0 0 100%; max-width: 100%; white-space: normal;
+    font-size: 14px; color: #222; }
+.teach-pane .v-btn-toggle .v-btn, .teach-pane .v-btn { text-transform: none; letter-spacing: 0; }
+.teach-apply-cue { color: #8a4b00; font-weight: 600; }
+.teach-error { color: #b00020; font-weight: 600; }
+.teach-notice li { margin-bottom: 4px; }
+@media (max-width: 1100px) { .teach-month { font-size: 17px; } .teach-bar .v-btn { padding: 0 8px !important; } }
 """
-RNG_NOTE = ("Both runs start from the same settings and the same seed. As soon as your choice differs from "
-            "the one the model's Pakistan would have made, the random draws (attacks, ceasefires, returns) "
-            "differ as well, so compare the overall pattern, not single months.")
 
 
-# ---------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------------ state
+class AppState:
+    """One browser session: the run in use, the settings being edited, and what the page shows."""
+
+    def __init__(self):
+        self.applied = solara.Reactive(check_settings())
+        self.draft = solara.Reactive(draft_of(self.applied.value))
+        self.model = solara.Reactive(TeachingModel(settings=self.applied.value))
+        self.tick = solara.Reactive(0)  # one more each month: what the live parts of the page read
+        self.playing = solara.Reactive(False)
+        self.speed = solara.Reactive(DEFAULT_SPEED)
+        self.ghost = solara.Reactive(None)  # the previous run's frame, drawn grey
+        self.ensemble = solara.Reactive(None)
+        self.ensemble_progress = solara.Reactive(None)
+        self.many_request = solara.Reactive(0)  # one more each time "many seeds" is pressed
+        self.error = solara.Reactive(None)
+        self.tab = solara.Reactive(0)
+        self.selected_month = solara.Reactive(None)
+        self.exercise = solara.Reactive(EXERCISES[0].key)
+        self.step_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- actions
+    def step(self) -> None:
+        with self.step_lock:
+            self.model.value.step()
+        self.tick.value += 1
+
+    def restart(self, settings: AppSettings | None = None) -> None:
+        """A new run (with new settings, if given); the run so far becomes the grey ghost."""
+        self.playing.value = False
+        old = self.model.value
+        settings = settings or self.applied.value
+        model = TeachingModel(settings=settings)
+        frame = old.frame()
+        self.ghost.value = frame if len(frame) and old.start_date == model.start_date else None
+        self.applied.value = settings
+        self.ensemble.value = None
+        self.selected_month.value = None
+        self.model.value = model
+        self.tick.value += 1
+        if settings.play_as_pakistan:
+            self.tab.value = TABS.index("Your move")
+
+    def apply(self) -> None:
+        try:
+            settings = check_settings(**self.draft.value)
+        except ConfigError as exc:
+            self.error.value = f"error: {exc}"
+            return
+        self.error.value = None
+        self.restart(settings)
+
+
+def draft_of(settings: AppSettings) -> dict:
+    """The settings panel's values for ``settings`` (sliders show the value in use)."""
+    defaults = control_defaults()
+    draft = {"scenario": settings.scenario, "seed": str(settings.seed), "start": settings.start,
+             "play_as_pakistan": settings.play_as_pakistan}
+    for name in CONTROLS:
+        value = getattr(settings, name)
+        draft[name] = defaults[name] if value is None else value
+    return draft
+
+
+def draft_differs(draft: dict, applied: AppSettings) -> bool:
+    try:
+        return check_settings(**draft).overrides() != applied.overrides() or any(
+            getattr(check_settings(**draft), k) != getattr(applied, k)
+            for k in ("scenario", "seed", "start", "play_as_pakistan"))
+    except ConfigError:
+        return True
+
+
+# ------------------------------------------------------------------------- helpers
 def table_html(headers: list[str], rows: list[tuple], css: str) -> str:
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td style='padding:2px 8px'>{html.escape(str(c))}</td>" for c in row)
-                   + "</tr>" for row in rows)
-    return f"<table class='{css}' style='border-collapse:collapse;font-size:14px'><tr>{head}</tr>{body}</table>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='{css}'><tr>{head}</tr>{body}</table>"
 
 
 def para(inner_html: str, css: str = "") -> None:
@@ -87,106 +191,281 @@ def para(inner_html: str, css: str = "") -> None:
     solara.HTML(tag="p", unsafe_innerHTML=inner_html, classes=[css] if css else [])
 
 
-def chip(text: str, stance: str | None = None, css: str = "") -> None:
-    colour = STANCE_COLOURS.get(stance, "#555") if stance else "#555"
-    solara.Text(text, classes=["teach-chip", css],
-                style={"background": colour, "color": "white", "padding": "3px 10px",
-                       "border-radius": "12px", "margin-right": "8px", "font-weight": "600"})
+def chip(text: str, colour: str, css: str) -> None:
+    solara.Text(text, classes=["teach-chip", css], style={"background": colour})
 
 
-# ------------------------------------------------------------------------- components
+STANCE_CHIP = {"engage": PALETTE["engage"], "pressure": PALETTE["pressure"]}
+
+
+# ----------------------------------------------------------------------- top bar
 @solara.component
-def Status(model: TeachingModel, snap: Snapshot):
+def StatusBar(state: AppState):
+    state.tick.value  # redraw every month
+    model = state.model.value
+    with solara.Div(classes=["teach-group", "teach-status"]):
+        status_chips(model, model.snapshot())
+
+
+def status_chips(model: TeachingModel, snap: Snapshot) -> None:
     frame = snap.frame
-    with solara.Card(classes=["teach-status"]):
-        with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
-            done = len(frame)
-            when = f" ({frame['date'].iloc[-1]:%B %Y})" if done else f" (starts {model.start_date:%B %Y})"
-            solara.Text(f"Month {done} of {model.n_months}{when}", classes=["teach-month"],
-                        style={"font-size": "20px", "font-weight": "700", "margin-right": "16px"})
-            if done:
-                last = frame.iloc[-1]
-                chip(f"Pakistan: {last['pakistan_stance']}", last["pakistan_stance"], "teach-chip-pakistan")
-                chip(f"Taliban: {last['taliban_stance']}", last["taliban_stance"], "teach-chip-taliban")
-                chip(f"Border: {last['border']}")
-                chip(f"Envoys: {ENVOY_WORDS.get(last['diplomatic_level'], last['diplomatic_level'])}")
-            if model.play_as_pakistan:
-                chip("You play Pakistan", css="teach-chip-play")
-            if model.finished:
-                chip("Run over: press Reset for a new one", css="teach-chip-over")
-        para(HOW_TO)
-        rows = [(label, value + ("  (your setting)" if mine else "")) for label, value, mine in settings_in_use(model)]
-        with solara.Details("Settings of this run", expand=False):
-            para(html.escape(model.config.scenario.description))
-            solara.HTML(tag="div", unsafe_innerHTML=table_html(["Setting", "In use"], rows, "teach-settings"))
+    done = len(frame)
+    when = f"{frame['date'].iloc[-1]:%b %Y}" if done else f"starts {model.start_date:%b %Y}"
+    solara.Text(f"Month {done} of {model.n_months} ({when})", classes=["teach-month"])
+    if done:
+        last = frame.iloc[-1]
+        chip(f"Pakistan: {last['pakistan_stance']}", STANCE_CHIP[last["pakistan_stance"]], "teach-chip-pakistan")
+        chip(f"Taliban: {last['taliban_stance']}", STANCE_CHIP[last["taliban_stance"]], "teach-chip-taliban")
+        chip(f"Border {last['border']}", "#555", "teach-chip-border")
+    if model.play_as_pakistan:
+        chip("You play Pakistan", "#1f78b4", "teach-chip-play")
+    if model.finished:
+        chip("Run over: Restart for a new one", "#555", "teach-chip-over")
 
 
 @solara.component
-def Plot(title: str, figure, caption: str, css: str, key: int):
-    with solara.Card(title, classes=["teach-plot", css], style={"height": "100%"}):
-        solara.FigureMatplotlib(figure, dependencies=[key], format="png")
-        solara.Text(caption, classes=["teach-caption"], style={"font-size": "13px", "color": "#333"})
+def Controls(state: AppState):
+    playing = state.playing.value
+    state.tick.value
+    model = state.model.value
+    finished = model.finished
+
+    def loop():
+        """▶: one month every 1/speed seconds, on time (a slow month is not made up by rushing the next)."""
+        if not state.playing.value:
+            return
+        due = time.perf_counter()
+        while state.playing.value and not state.model.value.finished:
+            state.step()
+            due += 1.0 / max(state.speed.value, SPEEDS[0])
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                due = time.perf_counter()
+        state.playing.value = False
+
+    solara.lab.use_task(loop, dependencies=[playing], prefer_threaded=True)
+
+    with solara.Div(classes=["teach-group"]):
+        control_buttons(state, playing, finished, model)
 
 
-def captions(frame) -> dict[str, str]:
-    if not len(frame):
-        return dict.fromkeys(("relations", "trade", "refugees", "violence"), "No month simulated yet.")
-    r = frame.iloc[-1]
-    when = f"{r['date']:%Y-%m}"
-    groups = militant_groups(frame)
-    attacks = ", ".join(f"{group_label(g)} {int(r[f'attacks_{g}'])}" for g in groups)
-    return {
-        "relations": f"{when}: relations {r['relations']:+.2f}, Pakistan's trust in Taliban restraint "
-                     f"{r['trust']:.2f}.",
-        "trade": f"{when}: trade {r['trade']:,.0f}, Taliban revenue {r['taliban_revenue']:,.0f} "
-                 f"(USD million); border {r['border']}.",
-        "refugees": f"{when}: {r['refugees_in_pakistan'] / 1e6:.2f} million Afghans in Pakistan; "
-                    f"returns {int(r['returns_voluntary']):,} voluntary, {int(r['returns_forced']):,} forced.",
-        "violence": f"{when}: {int(r['attacks'])} attacks ({attacks}); {int(r['deaths_total'])} deaths "
-                    f"against a tolerance of {r['tolerance']:g}.",
-    }
-
-
-@solara.component
-def Plots(model: TeachingModel, snap: Snapshot, key: int):
-    frame = snap.frame
-    start, end = model.start_date, add_months(model.start_date, model.n_months)
-    text = captions(frame)
-    panels = (
-        ("Relations and trust", relations_figure, "relations"),
-        ("Trade and Taliban revenue", trade_figure, "trade"),
-        ("Refugees in Pakistan and monthly returns", refugees_figure, "refugees"),
-        ("Attacks and deaths by group", violence_figure, "violence"),
-    )
-    figures = solara.use_memo(lambda: [draw(frame, start, end) for _, draw, _ in panels], [key])
-    for row in (0, 2):
-        with solara.Columns([1, 1]):
-            for (title, _, name), fig in zip(panels[row:row + 2], figures[row:row + 2]):
-                Plot(title, fig, text[name], f"teach-plot-{name}", key)
-
-
-@solara.component
-def Metrics(model: TeachingModel, snap: Snapshot):
-    rows = metric_rows(snap.metrics, thaw_min_months(model.config))
-    with solara.Card("Pattern so far", classes=["teach-metrics"]):
-        solara.HTML(tag="div", unsafe_innerHTML=table_html(["Measure", "Value", "How to read it"], rows,
-                                                           "teach-metrics-table"))
+def control_buttons(state: AppState, playing: bool, finished: bool, model: TeachingModel) -> None:
+    solara.Button("Step", on_click=state.step, disabled=playing or finished, color="primary",
+                  classes=["teach-step"])
+    solara.Button("❚❚ Pause" if playing else "▶ Play", on_click=lambda: state.playing.set(not playing),
+                  disabled=finished and not playing, color="primary", classes=["teach-play"])
+    solara.Button("Restart", on_click=lambda: state.restart(), outlined=True, classes=["teach-restart"])
+    with solara.Div(classes=["teach-speed"]):
+        solara.SliderInt(f"Speed: {state.speed.value} months a second", value=state.speed, min=SPEEDS[0],
+                         max=SPEEDS[1])
+    ManySeedsButton(state)
+    solara.FileDownload(lambda: state.model.value.frame().to_csv(index=False).encode(),
+                        filename=f"run_{model.scenario_name}_seed{model.run_seed}.csv",
+                        label="Download this run (CSV)", mime_type="text/csv")
 
 
 @solara.component
-def EventLog(snap: Snapshot):
-    with solara.Card("What happened (newest first)"):
-        with solara.Column(classes=["teach-event-log"], gap="2px",
-                           style={"max-height": LOG_HEIGHT, "overflow-y": "auto"}):
-            if not snap.log_newest_first:
-                solara.Text("Nothing notable yet.", classes=["teach-event-empty"])
-            for line in snap.log_newest_first:
-                solara.Text(line, classes=["teach-event-line"], style={"font-size": "14px"})
+def ManySeedsButton(state: AppState):
+    ensemble: Ensemble | None = state.ensemble.value
+    progress = state.ensemble_progress.value
+    request = state.many_request.value
+
+    def run_many():
+        if not request:
+            return
+        model = state.model.value
+        months = len(model.frame()) or model.n_months
+        choice = StudentChoice(model.choice.stance, dict(model.choice.instruments)) if model.play_as_pakistan else None
+        state.ensemble_progress.value = (0, N_SEEDS)
+        try:
+            result = run_ensemble(state.applied.value, months, choice,
+                                  progress=lambda done, total: state.ensemble_progress.set((done, total)))
+        finally:
+            state.ensemble_progress.value = None
+        state.ensemble.value = result
+        state.tab.value = TABS.index("Pattern")
+
+    solara.lab.use_task(run_many, dependencies=[request], prefer_threaded=True)
+
+    def start() -> None:
+        state.playing.value = False
+        state.many_request.value += 1
+
+    with solara.Div(classes=["teach-group"]):
+        many_seeds_controls(state, ensemble, progress, start)
+
+
+def many_seeds_controls(state: AppState, ensemble: Ensemble | None, progress, start) -> None:
+    if progress is not None:
+        solara.Text(f"Running seed {progress[0]} of {progress[1]}…", classes=["teach-many-progress"])
+    elif ensemble is None:
+        solara.Button(f"Same settings, {N_SEEDS} seeds", on_click=start, outlined=True, classes=["teach-many"])
+    else:
+        solara.Button("Back to this run", on_click=lambda: state.ensemble.set(None), outlined=True,
+                      classes=["teach-many-off"])
+        solara.FileDownload(lambda: ensemble.table().to_csv(index=False).encode(),
+                            filename=f"runs_{ensemble.settings.scenario}_seeds{ensemble.seeds[0]}-{ensemble.seeds[-1]}.csv",
+                            label=f"Download the {len(ensemble.seeds)} runs (CSV)", mime_type="text/csv")
+
+
+# ----------------------------------------------------------------------- charts
+@solara.component
+def Charts(state: AppState):
+    state.tick.value
+    model = state.model.value
+    ensemble = state.ensemble.value
+    snap: Snapshot = model.snapshot()
+
+    def options():
+        data = ChartInput(Axis(model.start_date, model.n_months), snap.frame, snap.log, ghost=state.ghost.value,
+                          reference=snap.reference, ensemble=ensemble)
+        return chart_options(data)
+
+    all_options = solara.use_memo(options, [snap.serial, id(ensemble), id(state.ghost.value)])
+
+    def clicked(event: dict):
+        data = event.get("data") or {}
+        if isinstance(data, dict) and "month" in data:
+            state.selected_month.value = f"{add_months(model.start_date, int(data['month'])):%Y-%m}"
+            state.tab.value = TABS.index("Log")
+
+    months = len(snap.frame) if ensemble is None else ensemble.months
+    with solara.Div(classes=["teach-charts"]):
+        for name in CHARTS:
+            solara.FigureEcharts(all_options[name], on_click=clicked, responsive=True,
+                                 attributes={"class": f"teach-chart teach-chart-{name}", "data-months": str(months),
+                                             "data-view": "many" if ensemble is not None else "run",
+                                             "style": "height: 100%; width: 100%"})
+
+
+# ----------------------------------------------------------------------- side panel
+@solara.component
+def SettingsPane(state: AppState):
+    draft = state.draft.value
+    applied = state.applied.value
+    model = state.model.value
+
+    def set_field(name: str, value) -> None:
+        state.draft.value = {**state.draft.value, name: value}
+
+    solara.Select("Scenario", values=scenario_names(), value=draft["scenario"],
+                  on_value=lambda v: set_field("scenario", v))
+    solara.InputText("Random seed (a whole number; same seed and settings = same run)", value=draft["seed"],
+                     on_value=lambda v: set_field("seed", v), continuous_update=True, classes=["teach-seed"])
+    if start_supported():
+        solara.ToggleButtonsSingle(value=draft["start"], values=list(START_CHOICES),
+                                   on_value=lambda v: set_field("start", v))
+        solara.Text(START_CHOICES[draft["start"]], style={"font-size": "13px"})
+    else:
+        solara.Text("Start: the scenario's own start (start from today needs the model's 'start' setting).",
+                    style={"font-size": "13px", "color": "#555"})
+    for name, c in CONTROLS.items():
+        slider = solara.SliderInt if c.kind == "int" else solara.SliderFloat
+        value = draft[name]
+        unit = f" {c.unit}" if c.unit else ""
+        slider(f"{c.label}: {value:g}{unit}", value=value, min=min(c.lo, value), max=max(c.hi, value), step=c.step,
+               on_value=lambda v, n=name: set_field(n, v))
+    solara.Checkbox(label="Play as Pakistan (you choose its policy each month)", value=draft["play_as_pakistan"],
+                    on_value=lambda v: set_field("play_as_pakistan", v))
+    changed = draft_differs(draft, applied)
+    solara.Button("Apply and restart", on_click=state.apply, color="warning" if changed else "primary",
+                  classes=["teach-apply"])
+    if state.error.value:
+        solara.Text(state.error.value, classes=["teach-error"], style={"display": "block"})
+    elif changed:
+        solara.Text("Changed settings take effect when you press Apply and restart.", classes=["teach-apply-cue"],
+                    style={"display": "block"})
+    solara.Button("Back to the settings in use", on_click=lambda: state.draft.set(draft_of(applied)), text=True,
+                  classes=["teach-undo"])
+    rows = [(label, value + ("  (changed)" if mine else "")) for label, value, mine in settings_in_use(model)]
+    para("<b>Settings of the run in use</b>")
+    para(html.escape(model.config.scenario.description))
+    solara.HTML(tag="div", unsafe_innerHTML=table_html(["Setting", "In use"], rows, "teach-settings"))
 
 
 @solara.component
-def PlayPanel(model: TeachingModel, snap: Snapshot):
+def LogPane(state: AppState):
+    state.tick.value
+    snap = state.model.value.snapshot()
+    selected = state.selected_month.value
+    lines = snap.log_newest_first
+    if not lines:
+        solara.Text("Nothing notable yet.", classes=["teach-event-empty"])
+        return
+    if selected:
+        para(f"Month {html.escape(selected)} (clicked marker) is highlighted.")
+    body = "".join(f"<div class='teach-log-line{' teach-log-selected' if selected and line.startswith(selected) else ''}'>"
+                   f"{html.escape(line)}</div>" for line in lines)
+    solara.HTML(tag="div", unsafe_innerHTML=body, classes=["teach-event-log"])
+
+
+@solara.component
+def PatternPane(state: AppState):
+    state.tick.value
+    model = state.model.value
+    ensemble: Ensemble | None = state.ensemble.value
+    snap = model.snapshot()
+    k = snap.params.thaw_min_months
+    if ensemble is not None:
+        para(f"<b>{len(ensemble.seeds)} seeds ({ensemble.seeds[0]}–{ensemble.seeds[-1]}), {ensemble.months} months"
+             f"</b>: median, and in brackets the middle 80% of the runs.")
+        paths = [("Your policy held" if ensemble.models is not None else "The model", "yours")]
+        if ensemble.models is not None:
+            paths.append(("The model's own policy", "model"))
+        for title, path in paths:
+            table = ensemble.metrics(path)
+            rows = []
+            for key, label, note in METRIC_ROWS:
+                values = table[key].dropna()
+                if not len(values):
+                    rows.append((label, "not yet", note.format(k=k)))
+                    continue
+                lo, mid, hi = values.quantile([0.1, 0.5, 0.9])
+                rows.append((label, f"{format_metric(key, mid)} ({format_metric(key, lo)}–{format_metric(key, hi)})",
+                             note.format(k=k)))
+            para(f"<b>{title}</b>")
+            solara.HTML(tag="div", unsafe_innerHTML=table_html(["Measure", "Median (80%)", "How to read it"], rows,
+                                                               f"teach-many-table teach-many-{path}"))
+        return
+    para("<b>The pattern so far</b> (this run)")
+    solara.HTML(tag="div", unsafe_innerHTML=table_html(["Measure", "Value", "How to read it"],
+                                                       metric_rows(snap.metrics, k), "teach-metrics-table"))
+
+
+@solara.component
+def NoticePane(state: AppState):
+    exercise: Exercise = next(e for e in EXERCISES if e.key == state.exercise.value)
+    solara.ToggleButtonsSingle(value=state.exercise.value, values=[e.key for e in EXERCISES],
+                               on_value=state.exercise.set, dense=True)
+    para(f"<b>{html.escape(exercise.title)}</b>")
+    para("<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in exercise.steps) + "</ol>")
+    para("<b>What to notice</b><ul class='teach-notice'>"
+         + "".join(f"<li>{html.escape(n)}</li>" for n in exercise.notice) + "</ul>")
+    para(f"<b>Discuss</b>: {html.escape(exercise.discuss)}")
+
+    def set_up():
+        state.draft.value = {**draft_of(check_settings(**exercise.settings))}
+        state.apply()
+        if exercise.stance is not None:
+            state.model.value.set_choice(exercise.stance, dict(exercise.instruments))
+            state.tick.value += 1
+
+    solara.Button("Set up this exercise (applies and restarts)", on_click=set_up, color="primary",
+                  classes=["teach-exercise-setup"])
+
+
+@solara.component
+def PlayPane(state: AppState):
+    state.tick.value
+    model = state.model.value
     _, redraw = solara.use_state(0)
+    if not model.play_as_pakistan:
+        para("To choose Pakistan's policy yourself, tick <b>Play as Pakistan</b> in Settings and press "
+             "<b>Apply and restart</b>.")
+        return
+    snap = model.snapshot()
     choice = model.choice
     frame = snap.frame
 
@@ -198,79 +477,62 @@ def PlayPanel(model: TeachingModel, snap: Snapshot):
         model.choice.instruments[name] = on
         redraw(lambda v: v + 1)
 
-    def play_month() -> None:
-        model.step()
-        force_update()
-
-    with solara.Card("You are Pakistan's government", classes=["teach-play"]):
-        month = f"{add_months(model.start_date, len(frame)):%B %Y}"
-        para(f"<b>Your policy for {month}</b> (it stays in force until you change it; "
-             "every other actor decides as in the model).")
-        with solara.Row():
-            for stance in STANCES:
-                chosen = choice.stance == stance
-                solara.Button(stance.capitalize(), on_click=lambda s=stance: pick(s), outlined=not chosen,
-                              color=STANCE_COLOURS[stance], classes=[f"teach-stance-{stance}"])
-        para(STANCE_HINT)
-        connectivity = model.connectivity_available()
-        with solara.Div(classes=["teach-instruments"]):
-            for name in stance_instruments(choice.stance):
-                label = INSTRUMENT_LABELS[name]
-                off = name == "connectivity" and not connectivity
-                solara.Checkbox(label=label + (" — no mediator now" if off else ""),
-                                value=bool(choice.instruments.get(name)) and not off,
-                                on_value=lambda on, n=name: tick(n, on), disabled=off)
-        solara.Button("Play this month", on_click=play_month, color="primary", disabled=model.finished,
+    month = f"{add_months(model.start_date, len(frame)):%B %Y}"
+    para(f"<b>Your policy for {month}</b>: it stays in force until you change it (Step and ▶ play on with it).")
+    with solara.Row():
+        for stance in STANCES:
+            solara.Button(stance.capitalize(), on_click=lambda s=stance: pick(s), outlined=choice.stance != stance,
+                          color=STANCE_CHIP[stance], classes=[f"teach-stance-{stance}"])
+        solara.Button("Play this month", on_click=state.step, color="primary", disabled=model.finished,
                       classes=["teach-play-month"])
-        if len(frame):
-            groups = militant_groups(frame)
-            para("<b>Your last months</b>")
-            for _, row in frame.iloc[::-1].head(6).iterrows():
-                solara.Text(month_summary(row, groups), classes=["teach-last-month"], style={"display": "block"})
+    connectivity = model.connectivity_available()
+    for name in stance_instruments(choice.stance):
+        off = name == "connectivity" and not connectivity
+        solara.Checkbox(label=INSTRUMENT_LABELS[name] + (" — no mediator now" if off else ""),
+                        value=bool(choice.instruments.get(name)) and not off,
+                        on_value=lambda on, n=name: tick(n, on), disabled=off)
+    if not len(frame):
+        return
+    rows = play_report(frame, snap.reference, snap.params)
+    para("<b>You and the model's own Pakistan</b> (same seed; dashed lines in the charts)")
+    solara.HTML(tag="div", unsafe_innerHTML=table_html(["", "You", "Model's own"], rows, "teach-comparison-table"))
+    para(RNG_NOTE)
+    groups = militant_groups(frame)
+    para("<b>Your last months</b>")
+    solara.HTML(tag="div", unsafe_innerHTML="".join(
+        f"<div class='teach-last-month'>{html.escape(month_summary(row, groups))}</div>"
+        for _, row in frame.iloc[::-1].head(6).iterrows()))
+
+
+PANES = {"Settings": SettingsPane, "Log": LogPane, "Pattern": PatternPane, "Exercises": NoticePane,
+         "Your move": PlayPane}
 
 
 @solara.component
-def Comparison(model: TeachingModel, snap: Snapshot, key: int):
-    yours, models = snap.frame, snap.reference
-    title = "Final comparison" if model.finished else "Your path and the model's own policy, so far"
-    start, end = model.start_date, add_months(model.start_date, model.n_months)
-    ready = models is not None and len(yours) > 0
-    fig = solara.use_memo(lambda: comparison_figure(yours, models, start, end) if ready else None, [key])
-    with solara.Card(title, classes=["teach-comparison"]):
-        if not ready:
-            solara.Text("Play a month to compare your path with the model's own policy.")
-            return
-        rows = comparison_rows(yours, models, snap.metrics, snap.reference_metrics)
-        solara.HTML(tag="div", unsafe_innerHTML=table_html(["", "Your path", "Model's own policy"], rows,
-                                                           "teach-comparison-table"))
-        solara.FigureMatplotlib(fig, dependencies=[key], format="png")
-        solara.Text(RNG_NOTE, style={"font-size": "13px", "color": "#333"})
+def SidePanel(state: AppState):
+    with solara.Div(classes=["teach-side"]):
+        with solara.lab.Tabs(value=state.tab, lazy=True, grow=True):
+            for name in TABS:
+                with solara.lab.Tab(name, classes=[f"teach-tab-{name.split()[-1].lower()}"]):
+                    with solara.Div(classes=["teach-pane", f"teach-pane-{name.split()[-1].lower()}"]):
+                        PANES[name](state)
 
 
-@solara.component
-def Dashboard(model: TeachingModel):
-    update_counter.get()  # redraw after every Step / play tick
-    snap = model.snapshot()
-    key = snap.serial  # redraw figures only when the month shown changes
-    with solara.Column(style={"padding": "8px", "width": "100%"}):
-        Status(model, snap)
-        if model.play_as_pakistan:
-            with solara.Columns([1, 1]):
-                PlayPanel(model, snap)
-                Comparison(model, snap, key)
-        Plots(model, snap, key)
-        with solara.Columns([1, 1]):
-            Metrics(model, snap)
-            EventLog(snap)
-
-
-MODEL_PARAMS = model_params()
+# ------------------------------------------------------------------------------ page
+# Build the default run once when the server loads the app: the config composition and the
+# replay behind "start from today" are then cached in this process, so a page opens at once.
+TeachingModel(settings=check_settings())
 
 
 @solara.component
 def Page():
-    first = solara.use_memo(lambda: TeachingModel(**{k: v["value"] for k, v in MODEL_PARAMS.items()}), [])
-    model = solara.use_reactive(first)
+    state = solara.use_memo(AppState, [])
+    solara.Title(TITLE)
     solara.Style(PAGE_CSS)
-    SolaraViz(model, components=[], model_params=MODEL_PARAMS, name=TITLE, play_interval=PLAY_INTERVAL_MS)
-    Dashboard(model.value)
+    with solara.Div(classes=["teach-root"]):
+        with solara.Div(classes=["teach-bar"]):
+            Controls(state)
+            StatusBar(state)
+        with solara.Div(classes=["teach-body"]):
+            Charts(state)
+            SidePanel(state)

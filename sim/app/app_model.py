@@ -1,11 +1,12 @@
-"""The teaching app's model: the CLI's ``PolicyModel``, built from the app's controls.
+"""The teaching app's model: the CLI's ``PolicyModel``, built from the app's settings.
 
-Nothing here changes the dynamics. ``TeachingModel`` only turns the sidebar's
-controls into config overrides (``sim.load_config``, the CLI's own path) and, in
-play-as-Pakistan mode, puts the student's stance and instruments in place of
-Pakistan's decision rule each month while every other agent decides as usual.
-In that mode a second, free ``PolicyModel`` with the same config and seed runs in
-step, so the app can compare the student's path with the model's own policy.
+Nothing here changes the dynamics. ``TeachingModel`` checks the settings
+(``sim.app.app_settings``), turns them into config overrides and builds the model
+through ``sim.load_config``, the CLI's own path. In play-as-Pakistan mode it puts
+the student's stance and instruments in place of Pakistan's decision rule each month
+while every other agent decides as usual, and a second, free ``PolicyModel`` with the
+same config and seed runs in step, so the app can compare the student's path with
+the model's own policy.
 
 This module has no UI code, so its logic is tested without a browser
 (``tests/test_app_model.py``).
@@ -13,110 +14,22 @@ This module has no UI code, so its logic is tested without a browser
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
-import math
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
-from sim.config import Config, load_config, scenario_names
-from sim.model.policy_model import PolicyModel
-from sim.output.narrative import group_label
 from sim.agents.pakistan import ENGAGE_INSTRUMENTS, INSTRUMENTS, PRESSURE_INSTRUMENTS
+from sim.analysis.metrics import MetricsParams, load_params, pattern_metrics
+from sim.app.app_settings import AppSettings, check_settings
+from sim.config import Config, load_config
+from sim.model.policy_model import PolicyModel
 
-DEFAULT_SCENARIO = "baseline"
 STANCES = ("engage", "pressure")
-
-
-HISTORY_MODE_WORDS = {"forced": "forced: both stances follow the record",
-                      "free": "free: the agents choose, dated events still happen"}
-
-
-# ------------------------------------------------------------------------ controls
-@dataclass(frozen=True)
-class Control:
-    """One slider of the sidebar: the config path it sets and its range (UI only)."""
-
-    path: str
-    label: str
-    kind: str  # "SliderInt" or "SliderFloat"
-    lo: float
-    hi: float
-    step: float
-    unit: str = ""
-
-
-# Slider ranges are teaching choices (what a class would vary), not model parameters;
-# each slider starts at the baseline config's value, read at run time.
-CONTROLS: dict[str, Control] = {
-    "tolerance": Control("pakistan.tolerance", "Deaths per month Pakistan's politics will bear",
-                         "SliderInt", 10, 300, 5, "deaths/month"),
-    "mediator_strength": Control("mediators.strength_scale", "Mediators' strength (China, Qatar; 1 = usual)",
-                                 "SliderFloat", 0.0, 3.0, 0.1, "x usual"),
-    "taliban_cohesion": Control("taliban.cohesion", "Taliban unity: do orders hold? (0 = split, 1 = united)",
-                                "SliderFloat", 0.0, 1.0, 0.05),
-    "ttp_sanctuary": Control("taliban.ttp_sanctuary", "Taliban shelter for the TTP (0 = none, 1 = full)",
-                             "SliderFloat", 0.0, 1.0, 0.05),
-    "spoiler_strength": Control("militants.spoiler_scale", "Militants' urge to wreck a thaw (1 = usual)",
-                                "SliderFloat", 0.0, 3.0, 0.1, "x usual"),
-}
-SEED_RANGE = (0, 99)
-
-
-def config_value(config: Config, path: str):
-    """The value at a dotted config path, e.g. ``pakistan.tolerance``."""
-    return functools.reduce(getattr, path.split("."), config)
-
-
-@functools.lru_cache(maxsize=1)
-def _baseline() -> Config:
-    return load_config(DEFAULT_SCENARIO)
-
-
-def control_defaults() -> dict[str, float]:
-    """Each slider's starting mark: the baseline config's value."""
-    return {name: config_value(_baseline(), c.path) for name, c in CONTROLS.items()}
-
-
-def default_seed() -> int:
-    return _baseline().seed
-
-
-def controls_to_overrides(values: dict[str, float | None]) -> dict[str, float]:
-    """Config overrides for the sliders the user moved.
-
-    A slider at its starting mark (within half a step) or ``None`` leaves the
-    scenario's own value, so choosing a scenario and pressing Reset runs exactly
-    that scenario, as on the command line.
-    """
-    defaults = control_defaults()
-    out = {}
-    for name, value in values.items():
-        c = CONTROLS[name]
-        if value is None or abs(value - defaults[name]) < c.step / 2:
-            continue
-        out[c.path] = int(round(value)) if c.kind == "SliderInt" else round(float(value), 6)
-    return out
-
-
-def model_params() -> dict:
-    """SolaraViz ``model_params``: the sidebar's inputs, keyed by ``TeachingModel`` arguments."""
-    defaults = control_defaults()
-    params: dict = {
-        "scenario_name": {"type": "Select", "value": DEFAULT_SCENARIO, "values": scenario_names(),
-                          "label": "Scenario"},
-        "seed": {"type": "SliderInt", "value": default_seed(), "min": SEED_RANGE[0], "max": SEED_RANGE[1],
-                 "step": 1, "label": "Random seed (same seed and settings = same run)"},
-    }
-    for name, c in CONTROLS.items():
-        value = defaults[name]
-        params[name] = {"type": c.kind, "value": int(value) if c.kind == "SliderInt" else float(value),
-                        "min": min(c.lo, value), "max": max(c.hi, value), "step": c.step, "label": c.label}
-    params["play_as_pakistan"] = {"type": "Checkbox", "value": False,
-                                  "label": "Play as Pakistan (you choose its policy each month)"}
-    return params
 
 
 # ------------------------------------------------------------------ student choice
@@ -138,10 +51,16 @@ class StudentChoice:
     instruments: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
-    def for_stance(cls, stance: str) -> StudentChoice:
+    def for_stance(cls, stance: str, instruments: dict[str, bool] | None = None) -> StudentChoice:
         if stance not in STANCES:
             raise ValueError(f"stance: {stance!r} is not allowed; allowed: {', '.join(STANCES)}")
-        return cls(stance, default_instruments(stance))
+        choice = cls(stance, default_instruments(stance))
+        if instruments is not None:
+            unknown = [name for name in instruments if name not in INSTRUMENTS]
+            if unknown:
+                raise ValueError(f"instruments: unknown {unknown[0]!r}; allowed: {', '.join(INSTRUMENTS)}")
+            choice.instruments.update(instruments)
+        return choice
 
     def resolved(self, connectivity_available: bool) -> dict[str, bool]:
         """All nine instruments: only the stance's own can be on; connectivity needs a mediator."""
@@ -152,78 +71,107 @@ class StudentChoice:
 
 
 # ------------------------------------------------------------------------ the model
-class TeachingModel(PolicyModel):
-    """``PolicyModel`` built from the app's controls; optionally with the student as Pakistan.
+def settings_config(settings: AppSettings) -> tuple[Config, dict]:
+    """The config of a run of the app, and the overrides it applies (the CLI's own loading).
 
-    The argument is ``scenario_name``, not ``scenario``: Mesa 3 models own a
-    ``scenario`` attribute, which SolaraViz fills in when it rebuilds a model.
+    Composed once per setting whatever the seed (many seeds at once would otherwise
+    compose the same config twenty times); the seed is the only field that differs,
+    and ``PolicyModel`` copies the config it is given.
+    """
+    config, overrides = _config_without_seed(dataclasses.replace(settings, seed=0))
+    return dataclasses.replace(config, seed=settings.seed), dict(overrides)
+
+
+@functools.lru_cache(maxsize=32)
+def _config_without_seed(settings: AppSettings) -> tuple[Config, dict]:
+    overrides = settings.overrides()
+    config = load_config(settings.scenario, settings.seed, None, overrides)
+    if settings.play_as_pakistan and config.extras.get("history", {}).get("mode") == "forced":
+        # A replay whose stances follow the record: the Taliban must answer the student,
+        # not the record, so play runs it free (every dated event still happens).
+        overrides = {**overrides, "history.mode": "free"}
+        config = load_config(settings.scenario, settings.seed, None, overrides)
+    return config, overrides
+
+
+class TeachingModel:
+    """The app's run: a ``PolicyModel`` built from the app's settings; optionally with the student as Pakistan.
+
+    Every argument is checked first (``check_settings``): a bad value raises
+    ``sim.config.ConfigError`` with one line before anything is built. The run itself
+    is ``self.model``, a plain ``PolicyModel`` (so the model's own machinery, e.g. the
+    replay behind ``start=today``, builds plain models); reading any other attribute
+    (``month``, ``frame()``, ``event_log``, ``world``, ...) reads the run's.
     """
 
-    def __init__(self, scenario_name: str = DEFAULT_SCENARIO, seed: int | None = None,
+    def __init__(self, scenario_name: str | None = None, seed: int | str | None = None,
                  tolerance: float | None = None, mediator_strength: float | None = None,
                  taliban_cohesion: float | None = None, ttp_sanctuary: float | None = None,
-                 spoiler_strength: float | None = None, play_as_pakistan: bool = False):
-        self.scenario_name = scenario_name
-        self.run_seed = default_seed() if seed is None else int(seed)
-        self.overrides = controls_to_overrides({
-            "tolerance": tolerance, "mediator_strength": mediator_strength,
-            "taliban_cohesion": taliban_cohesion, "ttp_sanctuary": ttp_sanctuary,
-            "spoiler_strength": spoiler_strength,
-        })
-        config = self._load()
-        if play_as_pakistan and config.extras.get("history", {}).get("mode") == "forced":
-            # A replay whose stances follow the record: the Taliban must answer the student,
-            # not the record, so play runs it free (every dated event still happens).
-            self.overrides = {**self.overrides, "history.mode": "free"}
-            config = self._load()
-        super().__init__(config)
-        self.play_as_pakistan = bool(play_as_pakistan)
-        self.choice = StudentChoice.for_stance(self.pakistan.stance)
+                 spoiler_strength: float | None = None, play_as_pakistan: bool = False,
+                 start: str | None = None, *, settings: AppSettings | None = None):
+        if settings is None:
+            raw = {"seed": seed, "tolerance": tolerance, "mediator_strength": mediator_strength,
+                   "taliban_cohesion": taliban_cohesion, "ttp_sanctuary": ttp_sanctuary,
+                   "spoiler_strength": spoiler_strength, "play_as_pakistan": play_as_pakistan}
+            if scenario_name is not None:
+                raw["scenario"] = scenario_name
+            if start is not None:
+                raw["start"] = start
+            settings = check_settings(**raw)
+        self.settings = settings
+        self.scenario_name = settings.scenario
+        self.run_seed = settings.seed
+        self.play_as_pakistan = settings.play_as_pakistan
+        config, self.overrides = settings_config(settings)
+        self.model = PolicyModel(config)
+        self.choice = StudentChoice.for_stance(self.model.pakistan.stance)
         self.reference: PolicyModel | None = None
         self._lock = threading.Lock()
         self._cache: tuple | None = None
         if self.play_as_pakistan:
             # The model's own policy: same config and seed, Pakistan deciding by its rule.
-            self.reference = PolicyModel(self._load())
-            self._model_decide = self.pakistan.decide
-            self.pakistan.decide = self._decide_as_student
+            self.reference = PolicyModel(config)
+            self._model_decide = self.model.pakistan.decide
+            self.model.pakistan.decide = self._decide_as_student
 
-    def _load(self) -> Config:
-        return load_config(self.scenario_name, self.run_seed, None, self.overrides)
+    def __getattr__(self, name: str):
+        if name == "model":  # not built yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
     # -------------------------------------------------------------- stepping
     def step(self) -> None:
         with self._lock:
-            if self.finished:  # the app's buttons may ask for one month too many
-                self.running = False
+            if self.model.finished:  # the app's buttons may ask for one month too many
+                self.model.running = False
                 return
-            super().step()
+            self.model.step()
             if self.reference is not None and not self.reference.finished:
                 self.reference.step()
 
+    def run(self) -> TeachingModel:
+        while not self.model.finished:
+            self.step()
+        return self
+
     def set_choice(self, stance: str, instruments: dict[str, bool] | None = None) -> None:
         """Pakistan's policy from next month on (kept until the student changes it)."""
-        choice = StudentChoice.for_stance(stance)
-        if instruments is not None:
-            unknown = [name for name in instruments if name not in INSTRUMENTS]
-            if unknown:
-                raise ValueError(f"instruments: unknown {unknown[0]!r}; allowed: {', '.join(INSTRUMENTS)}")
-            choice.instruments.update(instruments)
-        self.choice = choice
+        self.choice = StudentChoice.for_stance(stance, instruments)
 
     def connectivity_available(self) -> bool:
         """Connectivity projects need a mediator's backing: Pakistan's own rule, on last month's world."""
-        level = self.world.mediation
-        return level > 0 and level >= self.pakistan.params.connectivity_mediation_min
+        level = self.model.world.mediation
+        return level > 0 and level >= self.model.pakistan.params.connectivity_mediation_min
 
     def _decide_as_student(self) -> None:
         """Stage 3 for Pakistan in play mode: the student's choice replaces the decision rule.
 
         The rule still runs (its random draws and its probability are kept, so the
-        month is the model's month in every other respect); then any stance or
-        instrument the scenario itself forces is restored for later months.
+        month is the model's month in every other respect, and ``pakistan_p_engage``
+        records what the model's Pakistan would have chosen in the student's world);
+        then any stance or instrument the scenario itself forces is restored.
         """
-        pk = self.pakistan
+        pk = self.model.pakistan
         saved_stance, saved_instruments = pk.forced_stance, dict(pk.forced_instruments)
         pk.forced_stance = self.choice.stance
         pk.forced_instruments.clear()  # mutate, never replace: scenario events hold this dict
@@ -237,100 +185,23 @@ class TeachingModel(PolicyModel):
 
     # -------------------------------------------------------------- reading
     def snapshot(self) -> Snapshot:
-        """Everything the app shows, computed once per month (cached).
+        """Everything the app shows of this month, read once per month (cached).
 
         Taken under the step lock: the app steps the model in a worker thread while
         it draws, and a month must be read whole (this run and the reference alike).
         """
         with self._lock:
-            if self._cache is None or self._cache[0] != self.month:
-                self._cache = (self.month, Snapshot.of(self))
+            model = self.model
+            if self._cache is None or self._cache[0] != model.month:
+                reference = self.reference.frame() if self.reference is not None else None
+                self._cache = (model.month, Snapshot(model.frame(), list(model.event_log.lines), reference,
+                                                     metrics_params(model.config)))
             return self._cache[1]
 
 
-# --------------------------------------------------------------------- what is shown
-METRIC_ROWS = (  # (metric key, label, how to read it)
-    ("thaws", "Thaws so far", "runs of {k}+ months with Pakistan engaged"),
-    ("mean_thaw_duration", "Average thaw length", "months"),
-    ("reversal_probability", "Thaws reversed after a violence spike", "share of thaws that ended"),
-    ("backward_forward_ratio", "Typical setback / typical gain", "about 2 = 'one step forward, two steps back'"),
-    ("share_engaged", "Months Pakistan engaged", "share of all months"),
-    ("net_drift", "Drift of relations", "change per year (-1 hostile .. +1 cooperative scale)"),
-    ("regime_switches_per_decade", "Policy switches", "per ten years"),
-)
-PERCENT_METRICS = {"reversal_probability", "share_engaged"}
-
-
-def format_metric(key: str, value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not yet"
-    if key in PERCENT_METRICS:
-        return f"{100 * value:.0f}%"
-    if key == "thaws":
-        return f"{value:.0f}"
-    if key == "net_drift":
-        return f"{value:+.2f}"
-    return f"{value:.1f}"
-
-
-def metric_rows(metrics: dict[str, float], thaw_min_months: int) -> list[tuple[str, str, str]]:
-    return [(label, format_metric(key, metrics.get(key, float("nan"))), note.format(k=thaw_min_months))
-            for key, label, note in METRIC_ROWS]
-
-
-def thaw_min_months(config: Config) -> int:
-    from sim.analysis.metrics import MetricsParams, load_params
-
+def metrics_params(config: Config) -> MetricsParams:
     mapping = config.extras.get("metrics")
-    return (MetricsParams.from_mapping(mapping) if mapping else load_params()).thaw_min_months
-
-
-def settings_in_use(model: TeachingModel) -> list[tuple[str, str, bool]]:
-    """(label, value in use, set by the student?) for every sidebar control."""
-    rows = [("Scenario", model.scenario_name, model.scenario_name != DEFAULT_SCENARIO),
-            ("Random seed", str(model.run_seed), model.run_seed != default_seed())]
-    for c in CONTROLS.values():
-        value = config_value(model.config, c.path)
-        text = f"{value:g}" + (f" {c.unit}" if c.unit else "")
-        rows.append((c.label, text, c.path in model.overrides))
-    history = model.config.extras.get("history")
-    if history:
-        mode = HISTORY_MODE_WORDS.get(history.get("mode"), str(history.get("mode")))
-        rows.append(("History replay", mode, "history.mode" in model.overrides))
-    return rows
-
-
-def comparison_rows(yours: pd.DataFrame, models: pd.DataFrame, metrics_yours: dict, metrics_model: dict
-                    ) -> list[tuple[str, str, str]]:
-    """(what, your path, the model's own policy) over the same months."""
-    def both(fn, fmt):
-        return fmt(fn(yours)), fmt(fn(models))
-
-    rows = [
-        ("Months Pakistan engaged", *both(lambda f: int((f["pakistan_stance"] == "engage").sum()), str)),
-        ("Relations now", *both(lambda f: f["relations"].iloc[-1], "{:+.2f}".format)),
-        ("Relations, average", *both(lambda f: f["relations"].mean(), "{:+.2f}".format)),
-        ("Pakistan's trust in Taliban restraint, now", *both(lambda f: f["trust"].iloc[-1], "{:.2f}".format)),
-        ("Deaths in Pakistan, total", *both(lambda f: int(f["deaths_total"].sum()), "{:,}".format)),
-        ("Months above the tolerance", *both(lambda f: int((f["deaths_total"] > f["tolerance"]).sum()), str)),
-        ("Trade, average (USD million/month)", *both(lambda f: f["trade"].mean(), "{:,.0f}".format)),
-        ("Forced returns of Afghans, total", *both(lambda f: int(f["returns_forced"].sum()), "{:,}".format)),
-    ]
-    for key in ("thaws", "reversal_probability", "backward_forward_ratio"):
-        label = next(lab for k, lab, _ in METRIC_ROWS if k == key)
-        rows.append((label, format_metric(key, metrics_yours[key]), format_metric(key, metrics_model[key])))
-    return rows
-
-
-def month_summary(row: pd.Series, groups: list[str]) -> str:
-    """One plain line about a month's outcome, for the play panel."""
-    on = [name.replace("_", " ") for name in INSTRUMENTS if row.get(f"pakistan_{name}", False)]
-    worst = max(groups, key=lambda g: row.get(f"deaths_{g}", 0), default=None)
-    blame = f", most by the {group_label(worst)}" if worst and row.get(f"deaths_{worst}", 0) > 0 else ""
-    return (f"{row['date']:%Y-%m}: Pakistan {str(row['pakistan_stance']).upper()}"
-            f" ({', '.join(on) or 'no instruments'}); Taliban {str(row['taliban_stance']).upper()};"
-            f" {int(row['deaths_total'])} deaths{blame}; border {row['border']};"
-            f" relations {row['relations']:+.2f}")
+    return MetricsParams.from_mapping(mapping) if mapping else load_params()
 
 
 _SERIAL = itertools.count()
@@ -338,23 +209,27 @@ _SERIAL = itertools.count()
 
 @dataclass(eq=False)
 class Snapshot:
-    """One month of a run as the app shows it; ``serial`` is unique per snapshot (a redraw key)."""
+    """One month of a run as the app shows it; ``serial`` is unique per snapshot (a redraw key).
+
+    The pattern metrics are computed only when a panel reads them.
+    """
 
     frame: pd.DataFrame
-    metrics: dict[str, float]
-    log_newest_first: list[str]
+    log: list[str]
     reference: pd.DataFrame | None
-    reference_metrics: dict[str, float] | None
+    params: MetricsParams
     serial: int = field(default_factory=lambda: next(_SERIAL))
 
-    @classmethod
-    def of(cls, model: TeachingModel) -> Snapshot:
-        from sim.analysis.metrics import pattern_metrics
+    @property
+    def log_newest_first(self) -> list[str]:
+        return self.log[::-1]
 
-        params = model.config.extras.get("metrics")
-        frame = model.frame()
-        reference = model.reference.frame() if model.reference is not None else None
-        has_ref = reference is not None and len(reference) > 0
-        return cls(frame, pattern_metrics(frame, params) if len(frame) else {},
-                   list(reversed(model.event_log.lines)), reference,
-                   pattern_metrics(reference, params) if has_ref else None)
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        return pattern_metrics(self.frame, self.params) if len(self.frame) else {}
+
+    @cached_property
+    def reference_metrics(self) -> dict[str, float] | None:
+        if self.reference is None or not len(self.reference):
+            return None
+        return pattern_metrics(self.reference, self.params)

@@ -1,175 +1,397 @@
-"""The teaching app's live plots: matplotlib figures built from a run's frame so far.
+"""The app's four charts as ECharts options: plain dicts the browser draws (``solara.FigureEcharts``).
 
-Each panel spans the whole run on its time axis (so students see how far the run
-has come) and carries two thin bands at the top: Pakistan's stance above, the
-Taliban's below (green engage, red pressure), drawn by ``sim.dashboard``.
-Figures use the object API (no pyplot): the app draws from worker threads.
+The server sends a chart's numbers, never a picture: the browser redraws a chart in a
+few milliseconds, so a month shows at once. Every chart spans the whole run on its
+time axis (students see how far the run has come) and has, above its data, a strip
+with both sides' stances (Pakistan above, the Taliban below; green engage, red
+pressure) and a row of event markers (strikes, border closures, ceasefires, a mediator
+stepping in) that the page links to the event log. Legends sit below the data.
+
+``PALETTE`` gives every colour one meaning across all four charts (a test checks no
+colour is used twice). Grey is for what is not this run's data: the previous run's
+ghost trace, reference lines (zero, Pakistan's tolerance), border shading and markers.
+With many seeds a chart shows the median and the band of the middle 80% of the runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 
-import matplotlib.dates as mdates
+import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
-from sim.output.dashboard import GROUP_COLOURS, STANCE_COLOURS, draw_stance_bands, militant_groups, stance_spans
-from sim.output.narrative import group_label
+from sim.config.calendar import add_months
 
-WIDTH, HEIGHT, TALL, DPI = 6.4, 3.3, 4.6, 90  # figure size (inches) and resolution: layout only
-BAND_ROOM = 1.25  # headroom above the data so the stance bands (top 14% of an axis) never hide it
-LEGEND_BELOW_BANDS = {"loc": "upper left", "bbox_to_anchor": (0.0, 0.86), "fontsize": 7}
-
-
-def _figure(height: float = HEIGHT, rows: int = 1, right: float = 0.97) -> tuple[Figure, list]:
-    # Fixed margins: a layout engine would triple the drawing time of every month.
-    fig = Figure(figsize=(WIDTH, height), dpi=DPI)
-    fig.subplots_adjust(left=0.1, right=right, bottom=0.1 * HEIGHT / height, top=0.97, hspace=0.1)
-    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
-    return fig, list(axes)
-
-
-def _stacked(ax, frame: pd.DataFrame, series: list[pd.Series], colours: list, labels: list[str]) -> pd.Series:
-    """Monthly values stacked as steps, each month drawn across its width; returns the total."""
-    dates = list(frame["date"]) + [frame["date"].iloc[-1] + pd.DateOffset(months=1)]
-    values = [list(v) + [v.iloc[-1]] for v in series]
-    ax.stackplot(dates, *values, colors=colours, labels=labels, step="post", alpha=0.8, lw=0)
-    return sum(series)
-
-
-def _time_axis(ax, start: date, end: date) -> None:
-    ax.set_xlim(pd.Timestamp(start), pd.Timestamp(end))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.tick_params(labelsize=8)
-
-
-def _top(values: list[pd.Series], floor: float = 1.0) -> float:
-    peak = max([float(v.max()) for v in values if len(v)] + [floor])
-    return peak * BAND_ROOM
-
-
-def _bands(ax, frame: pd.DataFrame, names: tuple[str, str] = ("Pakistan", "Taliban")) -> None:
-    """The two stance bands, each named at its left end."""
-    if len(frame):
-        draw_stance_bands(ax, frame)
-        for name, y in zip(names, (0.965, 0.895)):
-            ax.text(0.005, y, name, transform=ax.transAxes, fontsize=6, color="white", va="center",
-                    fontweight="bold")
+PALETTE = {  # meaning -> colour; one colour, one meaning, on every chart
+    "engage": "#4daf4a",
+    "pressure": "#e41a1c",
+    "relations": "#000000",
+    "trust": "#1f78b4",
+    "trade": "#ff7f00",
+    "taliban_revenue": "#8c510a",
+    "refugees": "#17becf",
+    "returns_voluntary": "#bcbd22",
+    "returns_forced": "#e377c2",
+    "ttp": "#3f007d",
+    "iskp": "#6a51a3",
+    "baloch": "#9e9ac8",
+    "hgb": "#cbc9e2",
+    "deaths": "#8e0152",  # all groups together (many seeds, the model's own policy)
+    "ghost": "#9e9e9e",
+    "reference": "#555555",
+    "border": "#d9d9d9",
+}
+GROUP_FALLBACK = "#dadaeb"  # a militant group the palette does not name
+FONT = 15  # px: legible on a classroom projector
+SMALL = 13
+BAND_OPACITY = 0.22
+STRIP_ROWS = ["events", "Taliban", "Pakistan"]  # bottom to top
+MARKERS = {  # event kind -> (label, ECharts symbol, rotation)
+    "strike": ("Strikes on TTP camps", "triangle", 180),
+    "closure": ("Border shut", "rect", 0),
+    "ceasefire": ("Ceasefire begins", "circle", 0),
+    "mediation": ("A mediator steps in", "diamond", 0),
+}
+CHART_TITLES = {
+    "relations": "Relations and trust",
+    "trade": "Trade and Taliban revenue",
+    "refugees": "Afghans in Pakistan and returns",
+    "violence": "Deaths by militant group",
+}
+CHARTS = tuple(CHART_TITLES)
+GROUP_WORDS = {"ttp": "TTP", "iskp": "ISKP", "baloch": "Baloch separatists", "hgb": "Gul Bahadur group"}
 
 
-def _waiting(ax, frame: pd.DataFrame) -> None:
+@dataclass(frozen=True)
+class Axis:
+    """The time axis of a run: one category per month, first month to last."""
+
+    start: date
+    n_months: int
+
+    @cached_property
+    def labels(self) -> list[str]:
+        return [f"{add_months(self.start, k):%Y-%m}" for k in range(self.n_months)]
+
+
+def month_label(value) -> str:
+    return f"{pd.Timestamp(value):%Y-%m}"
+
+
+def _values(series: pd.Series, scale: float = 1.0, digits: int = 3) -> list:
+    return [None if v is None or not np.isfinite(v) else round(float(v) * scale, digits)
+            for v in series.to_numpy(float)]
+
+
+def militant_groups(frame: pd.DataFrame) -> list[str]:
+    return [c.removeprefix("strength_") for c in frame.columns if c.startswith("strength_")]
+
+
+# ------------------------------------------------------------------------- event markers
+def event_months(frame: pd.DataFrame) -> dict[str, list[int]]:
+    """Row positions of the months when each kind of marked event happened."""
     if not len(frame):
-        ax.text(0.5, 0.45, "press Step to simulate the first month", transform=ax.transAxes,
-                ha="center", va="center", color="grey", fontsize=10)
+        return {kind: [] for kind in MARKERS}
+
+    def started(flag: pd.Series) -> np.ndarray:
+        flag = np.asarray(flag.to_numpy(), dtype=bool)
+        return np.flatnonzero(flag & ~np.concatenate(([False], flag[:-1])))
+
+    ceasefire = np.zeros(len(frame), bool)
+    for col in (c for c in frame.columns if c.startswith("ceasefire_")):
+        ceasefire[started(frame[col])] = True
+    mediation = np.zeros(len(frame), bool)
+    for col in (c for c in frame.columns if c.startswith("mediator_") and c.endswith("_active")):
+        mediation[started(frame[col])] = True
+    return {
+        "strike": np.flatnonzero(np.asarray(frame["pakistan_strikes"].to_numpy(), dtype=bool)).tolist(),
+        "closure": started(frame["border"] == "closed").tolist(),
+        "ceasefire": np.flatnonzero(ceasefire).tolist(),
+        "mediation": np.flatnonzero(mediation).tolist(),
+    }
 
 
-def stance_legend() -> list[Patch]:
-    return [Patch(color=STANCE_COLOURS["engage"], label="engage"),
-            Patch(color=STANCE_COLOURS["pressure"], label="pressure")]
+def log_by_month(log: list[str]) -> dict[str, list[str]]:
+    """The event log's lines grouped by their month label (each line starts ``YYYY-MM: ``)."""
+    out: dict[str, list[str]] = {}
+    for line in log:
+        out.setdefault(line[:7], []).append(line[9:])
+    return out
 
 
-def relations_figure(frame: pd.DataFrame, start: date, end: date) -> Figure:
-    fig, (ax,) = _figure()
-    if len(frame):
-        ax.plot(frame["date"], frame["relations"], color="black", lw=1.8, label="relations")
-        ax.plot(frame["date"], frame["trust"], color="#377eb8", lw=1.3, ls="--", label="Pakistan's trust")
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.set_ylim(-1.05, 1.4)
-    ax.set_ylabel("-1 hostile .. +1 cooperative", fontsize=8)
-    _bands(ax, frame)
-    _waiting(ax, frame)
-    _time_axis(ax, start, end)
-    handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + stance_legend(), loc="lower left", fontsize=7, ncol=2)
-    return fig
+# ------------------------------------------------------------------------- the frame
+def _skeleton(kind: str, axis: Axis) -> dict:
+    """Title, the stance strip (grid 0) above the data (grid 1), shared month axis, tooltip, legend below."""
+    labels = axis.labels
+    every = 24 if len(labels) > 150 else 12 if len(labels) > 36 else 6 if len(labels) > 12 else 1  # labelled months
+    strip_top, strip_h = 30, 36
+    legend_h = 40
+    right = 58 if kind == "refugees" else 16  # room for a second value axis
+    main_top = strip_top + strip_h + 8
+    return {
+        "animation": False,
+        "textStyle": {"fontSize": FONT},
+        "title": {"text": CHART_TITLES[kind], "left": 6, "top": 2,
+                  "textStyle": {"fontSize": 17, "fontWeight": "bold", "color": "#222"}},
+        "tooltip": {"trigger": "axis", "confine": True, "textStyle": {"fontSize": SMALL},
+                    "axisPointer": {"type": "line", "link": [{"xAxisIndex": "all"}]}},
+        "axisPointer": {"link": [{"xAxisIndex": "all"}]},
+        "legend": {"bottom": 0, "left": "center", "itemGap": 12, "textStyle": {"fontSize": SMALL}, "data": []},
+        "grid": [
+            {"left": 70, "right": right, "top": strip_top, "height": strip_h},
+            {"left": 70, "right": right, "top": main_top, "bottom": legend_h + 26},
+        ],
+        "xAxis": [
+            {"type": "category", "data": labels, "gridIndex": 0, "show": False, "boundaryGap": True},
+            {"type": "category", "data": labels, "gridIndex": 1, "boundaryGap": True,
+             "axisLabel": {"fontSize": SMALL, "interval": every - 1, "hideOverlap": True},
+             "axisTick": {"interval": every - 1}},
+        ],
+        "yAxis": [
+            {"type": "category", "data": STRIP_ROWS, "gridIndex": 0, "axisTick": {"show": False},
+             "axisLine": {"show": False}, "axisLabel": {"fontSize": 12, "color": "#333"}},
+        ],
+        "visualMap": [],
+        "series": [],
+    }
 
 
-def trade_figure(frame: pd.DataFrame, start: date, end: date) -> Figure:
-    fig, (ax,) = _figure()
-    if len(frame):
-        ax.plot(frame["date"], frame["trade"], color="#377eb8", lw=1.6, label="trade across the border")
-        ax.plot(frame["date"], frame["taliban_revenue"], color="#ff7f00", lw=1.6, label="Taliban revenue")
-        for s, e, state in stance_spans(frame["date"], frame["border"]):
-            if state != "open":
-                ax.axvspan(s, e, ymax=0.86, color="grey", alpha=0.35 if state == "closed" else 0.12, lw=0)
-    ax.set_ylim(0, _top([frame.get("trade", pd.Series()), frame.get("taliban_revenue", pd.Series())]))
-    ax.set_ylabel("USD million / month", fontsize=8)
-    _bands(ax, frame)
-    _waiting(ax, frame)
-    _time_axis(ax, start, end)
-    handles, _ = ax.get_legend_handles_labels()
-    handles += [Patch(color="grey", alpha=0.12, label="border restricted"),
-                Patch(color="grey", alpha=0.35, label="border closed")]
-    ax.legend(handles=handles, loc="lower left", fontsize=7, ncol=2)
-    return fig
+def _value_axis(name: str, lo=None, hi=None, right: bool = False) -> dict:
+    axis = {"type": "value", "gridIndex": 1, "name": name, "nameLocation": "middle",
+            "nameGap": 46 if not right else 44, "nameTextStyle": {"fontSize": SMALL},
+            "axisLabel": {"fontSize": SMALL}, "splitLine": {"show": not right, "lineStyle": {"color": "#eee"}},
+            "position": "right" if right else "left"}
+    if lo is not None:
+        axis["min"] = lo
+    if hi is not None:
+        axis["max"] = hi
+    return axis
 
 
-def refugees_figure(frame: pd.DataFrame, start: date, end: date) -> Figure:
-    fig, (ax,) = _figure(right=0.9)
-    ax2 = ax.twinx()
-    ax.set_zorder(ax2.get_zorder() + 1)  # the stock line above the returns
-    ax.patch.set_visible(False)
-    returns = pd.Series(dtype=float)
-    if len(frame):
-        returns = _stacked(ax2, frame, [frame["returns_forced"] / 1e3, frame["returns_voluntary"] / 1e3],
-                           [STANCE_COLOURS["pressure"], STANCE_COLOURS["engage"]],
-                           ["forced returns", "voluntary returns"])
-        ax.plot(frame["date"], frame["refugees_in_pakistan"] / 1e6, color="black", lw=1.6,
-                label="Afghans in Pakistan (millions)")
-    stock = frame.get("refugees_in_pakistan", pd.Series(dtype=float)) / 1e6
-    ax.set_ylim(0, _top([stock]))
-    ax2.set_ylim(0, _top([returns], floor=10.0))
-    ax.set_ylabel("millions of people", fontsize=8)
-    ax2.set_ylabel("returns (thousands / month)", fontsize=8)
-    ax2.tick_params(labelsize=8)
-    _bands(ax, frame)
-    _waiting(ax, frame)
-    _time_axis(ax, start, end)
-    h1, _ = ax.get_legend_handles_labels()
-    h2, _ = ax2.get_legend_handles_labels()
-    ax.legend(handles=h1 + h2, loc="lower left", fontsize=7)
-    return fig
+def _strip(option: dict, data: ChartInput) -> None:
+    """The stances (1 = engage, 0 = pressure; with many seeds, the share engaged) and the event markers."""
+    pakistan, taliban = data.stances
+    cells = [[k, 2, v] for k, v in enumerate(pakistan) if v is not None]
+    cells += [[k, 1, v] for k, v in enumerate(taliban) if v is not None]
+    index = len(option["series"])
+    option["series"].append({"type": "heatmap", "name": "stance", "xAxisIndex": 0, "yAxisIndex": 0, "data": cells,
+                             "tooltip": {"show": False}, "silent": True})
+    option["visualMap"].append({"show": False, "min": 0, "max": 1, "dimension": 2, "seriesIndex": index,
+                                "inRange": {"color": [PALETTE["pressure"], PALETTE["engage"]]}})
+    lines = log_by_month(data.log or [])
+    labels = data.axis.labels
+    for kind, months in data.events.items():
+        label, symbol, rotate = MARKERS[kind]
+        data = [{"value": [int(k), 0], "name": " · ".join(lines.get(labels[k], [label])), "month": int(k)}
+                for k in months if k < len(labels)]
+        option["series"].append({"type": "scatter", "name": label, "xAxisIndex": 0, "yAxisIndex": 0,
+                                 "symbol": symbol, "symbolRotate": rotate, "symbolSize": 9, "data": data,
+                                 "itemStyle": {"color": PALETTE["reference"]}, "cursor": "pointer",
+                                 "tooltip": {"show": False}})
 
 
-def violence_figure(frame: pd.DataFrame, start: date, end: date) -> Figure:
-    fig, (ax_attacks, ax_deaths) = _figure(TALL, rows=2)
-    groups = militant_groups(frame) if len(frame) else []
-    for ax, prefix, ylabel in ((ax_attacks, "attacks_", "attacks / month"), (ax_deaths, "deaths_", "deaths / month")):
-        top = []
-        if groups:
-            top.append(_stacked(ax, frame, [frame[f"{prefix}{g}"] for g in groups],
-                                [GROUP_COLOURS.get(g) for g in groups], [group_label(g) for g in groups]))
-        if prefix == "deaths_" and len(frame):
-            tolerance = ax.plot(frame["date"], frame["tolerance"], color="black", ls=":", lw=1.3,
-                                label="Pakistan's tolerance")
-            ax.legend(handles=tolerance, **LEGEND_BELOW_BANDS)
-            top.append(frame["tolerance"])
-        ax.set_ylim(0, _top(top))
-        ax.set_ylabel(ylabel, fontsize=8)
-        _bands(ax, frame)
-        _time_axis(ax, start, end)
-    _waiting(ax_attacks, frame)
-    if groups:
-        ax_attacks.legend(ncol=len(groups), **LEGEND_BELOW_BANDS)
-    return fig
+def _line(name: str, values: list, colour: str, width: float = 2.5, dashed: bool = False, axis: int = 1,
+          legend: bool = True, z: int = 3) -> dict:
+    return {"type": "line", "name": name, "data": values, "xAxisIndex": 1, "yAxisIndex": axis, "showSymbol": False,
+            "connectNulls": False, "lineStyle": {"color": colour, "width": width, "type": "dashed" if dashed else "solid"},
+            "itemStyle": {"color": colour}, "z": z, "_legend": legend}
 
 
-def comparison_figure(yours: pd.DataFrame, models: pd.DataFrame, start: date, end: date) -> Figure:
-    """Relations on the student's path and on the model's own, with both paths' stances."""
-    fig, (ax,) = _figure()
-    ax.plot(yours["date"], yours["relations"], color="black", lw=1.8, label="your path")
-    ax.plot(models["date"], models["relations"], color="#984ea3", lw=1.4, ls="--", label="model's own policy")
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.set_ylim(-1.05, 1.4)
-    # The usual two bands, here both Pakistan's: the student's above, the model's below.
-    _bands(ax, pd.DataFrame({"date": yours["date"], "pakistan_stance": yours["pakistan_stance"],
-                             "taliban_stance": models["pakistan_stance"].to_numpy()}), ("you", "model"))
-    ax.set_ylabel("relations", fontsize=8)
-    _time_axis(ax, start, end)
-    handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + stance_legend(), loc="lower left", fontsize=7, ncol=2)
-    return fig
+def _band(name: str, low: list, high: list, colour: str, axis: int = 1) -> list[dict]:
+    """Two stacked lines whose gap is filled: the band between ``low`` and ``high``."""
+    stack = f"band-{name}"
+    gap = [None if lo is None or hi is None else round(hi - lo, 4) for lo, hi in zip(low, high)]
+    return [
+        {"type": "line", "name": f"{name} band low", "data": low, "xAxisIndex": 1, "yAxisIndex": axis,
+         "stack": stack, "showSymbol": False, "lineStyle": {"opacity": 0}, "tooltip": {"show": False},
+         "silent": True, "z": 1, "_legend": False},
+        {"type": "line", "name": name, "data": gap, "xAxisIndex": 1, "yAxisIndex": axis, "stack": stack,
+         "showSymbol": False, "lineStyle": {"opacity": 0}, "areaStyle": {"color": colour, "opacity": BAND_OPACITY},
+         "itemStyle": {"color": colour}, "tooltip": {"show": False}, "silent": True, "z": 1, "_legend": True},
+    ]
+
+
+def _bars(name: str, values: list, colour: str, stack: str, axis: int = 1) -> dict:
+    return {"type": "bar", "name": name, "data": values, "xAxisIndex": 1, "yAxisIndex": axis, "stack": stack,
+            "barCategoryGap": "10%", "itemStyle": {"color": colour}, "z": 2, "_legend": True}
+
+
+def _finish(option: dict) -> dict:
+    legend = []
+    for s in option["series"]:
+        if s.pop("_legend", False) and s["name"] not in legend:
+            legend.append(s["name"])
+    option["legend"]["data"] = legend
+    return option
+
+
+# ------------------------------------------------------------------------- the charts
+@dataclass
+class ChartInput:
+    """What the four charts draw: the run so far, and what to draw with it."""
+
+    axis: Axis
+    frame: pd.DataFrame
+    log: list[str] | None = None
+    ghost: pd.DataFrame | None = None  # the previous run (same start), grey
+    reference: pd.DataFrame | None = None  # play mode: the model's own policy, dashed
+    ensemble: object | None = None  # sim.app.app_ensemble.Ensemble: median and band over seeds
+
+    @cached_property
+    def events(self) -> dict[str, list[int]]:
+        """Marked events of this run (none in the many-seed view: each seed has its own)."""
+        return event_months(self.frame) if self.ensemble is None else {kind: [] for kind in MARKERS}
+
+    @cached_property
+    def stances(self) -> tuple[list, list]:
+        return _stances(self)
+
+
+def _padded(values: list, n: int) -> list:
+    return list(values) + [None] * max(0, n - len(values))
+
+
+def _series(frame: pd.DataFrame | None, column: str, scale: float = 1.0) -> list:
+    return [] if frame is None or column not in frame or not len(frame) else _values(frame[column], scale)
+
+
+def _stances(data: ChartInput) -> tuple[list, list]:
+    if data.ensemble is not None:
+        e = data.ensemble
+        return ([round(float(v), 3) for v in e.share("pakistan_stance", "engage")],
+                [round(float(v), 3) for v in e.share("taliban_stance", "engage")])
+    f = data.frame
+    return ([1.0 if s == "engage" else 0.0 for s in f.get("pakistan_stance", [])],
+            [1.0 if s == "engage" else 0.0 for s in f.get("taliban_stance", [])])
+
+
+def _ensemble_lines(option: dict, data: ChartInput, column: str, name: str, colour: str, scale: float = 1.0,
+                    axis: int = 1, band: bool = True) -> None:
+    e = data.ensemble
+    b = e.band(column)
+    if band:
+        option["series"] += _band(f"{name}: middle 80% of runs", _values(b["low"], scale), _values(b["high"], scale),
+                                  colour, axis)
+    option["series"].append(_line(f"{name} (median)", _values(b["median"], scale), colour, axis=axis))
+    if e.models is not None:
+        m = e.band(column, "model")
+        option["series"].append(_line(f"{name}, model's own (median)", _values(m["median"], scale), colour,
+                                      dashed=True, axis=axis, width=2))
+
+
+def _single_lines(option: dict, data: ChartInput, column: str, name: str, colour: str, scale: float = 1.0,
+                  axis: int = 1, ghost: bool = True) -> None:
+    option["series"].append(_line(name, _series(data.frame, column, scale), colour, axis=axis))
+    if data.reference is not None:
+        option["series"].append(_line(f"{name}, model's own policy", _series(data.reference, column, scale), colour,
+                                      dashed=True, width=2, axis=axis))
+    if ghost and data.ghost is not None:
+        option["series"].append(_line(f"previous run: {name}", _series(data.ghost, column, scale), PALETTE["ghost"],
+                                      dashed=True, width=2, axis=axis, z=2))
+
+
+def relations_chart(data: ChartInput) -> dict:
+    option = _skeleton("relations", data.axis)
+    option["yAxis"].append(_value_axis("-1 hostile .. +1 friendly", -1, 1))
+    _strip(option, data)
+    option["series"].append({"type": "line", "name": "zero", "data": [], "xAxisIndex": 1, "yAxisIndex": 1,
+                             "markLine": {"silent": True, "symbol": "none", "data": [{"yAxis": 0}], "label": {"show": False},
+                                          "lineStyle": {"color": PALETTE["reference"], "width": 1, "type": "solid"}},
+                             "_legend": False})
+    if data.ensemble is not None:
+        _ensemble_lines(option, data, "relations", "relations", PALETTE["relations"])
+        _ensemble_lines(option, data, "trust", "trust", PALETTE["trust"], band=False)
+    else:
+        _single_lines(option, data, "relations", "relations", PALETTE["relations"])
+        _single_lines(option, data, "trust", "Pakistan's trust in Taliban restraint (0-1)", PALETTE["trust"],
+                      ghost=False)
+    return _finish(option)
+
+
+def trade_chart(data: ChartInput) -> dict:
+    option = _skeleton("trade", data.axis)
+    option["yAxis"].append(_value_axis("USD million a month", 0))
+    _strip(option, data)
+    if data.ensemble is not None:
+        _ensemble_lines(option, data, "trade", "trade", PALETTE["trade"])
+        _ensemble_lines(option, data, "taliban_revenue", "Taliban revenue", PALETTE["taliban_revenue"], band=False)
+    else:
+        _border_shading(option, data.frame, data.axis)
+        _single_lines(option, data, "trade", "trade across the border", PALETTE["trade"])
+        _single_lines(option, data, "taliban_revenue", "Taliban revenue", PALETTE["taliban_revenue"], ghost=False)
+    return _finish(option)
+
+
+def _border_shading(option: dict, frame: pd.DataFrame, axis: Axis) -> None:
+    """Months with the border restricted (light) or shut (darker), as areas behind the data."""
+    if not len(frame):
+        return
+    labels = axis.labels
+    areas = []
+    border = list(frame["border"])
+    k = 0
+    while k < len(border):
+        j = k
+        while j + 1 < len(border) and border[j + 1] == border[k]:
+            j += 1
+        if border[k] != "open" and j < len(labels):
+            areas.append([{"xAxis": labels[k], "itemStyle": {"color": PALETTE["border"],
+                                                             "opacity": 1.0 if border[k] == "closed" else 0.45}},
+                          {"xAxis": labels[j]}])
+        k = j + 1
+    option["series"].append({"type": "line", "name": "border restricted or shut (shaded)", "data": [],
+                             "xAxisIndex": 1, "yAxisIndex": 1, "itemStyle": {"color": PALETTE["border"]},
+                             "markArea": {"silent": True, "data": areas}, "_legend": True, "z": 0})
+
+
+def refugees_chart(data: ChartInput) -> dict:
+    option = _skeleton("refugees", data.axis)
+    option["yAxis"].append(_value_axis("millions in Pakistan", 0))
+    option["yAxis"].append(_value_axis("returns, thousands a month", 0, right=True))
+    _strip(option, data)
+    if data.ensemble is not None:
+        _ensemble_lines(option, data, "refugees_in_pakistan", "Afghans in Pakistan", PALETTE["refugees"], 1e-6)
+        _ensemble_lines(option, data, "returns_forced", "forced returns", PALETTE["returns_forced"], 1e-3, axis=2,
+                        band=False)
+    else:
+        option["series"].append(_bars("forced returns", _series(data.frame, "returns_forced", 1e-3),
+                                      PALETTE["returns_forced"], "returns", axis=2))
+        option["series"].append(_bars("voluntary returns", _series(data.frame, "returns_voluntary", 1e-3),
+                                      PALETTE["returns_voluntary"], "returns", axis=2))
+        _single_lines(option, data, "refugees_in_pakistan", "Afghans in Pakistan", PALETTE["refugees"], 1e-6)
+    return _finish(option)
+
+
+def violence_chart(data: ChartInput) -> dict:
+    option = _skeleton("violence", data.axis)
+    option["yAxis"].append(_value_axis("deaths a month", 0))
+    _strip(option, data)
+    if data.ensemble is not None:
+        _ensemble_lines(option, data, "deaths_total", "deaths, all groups", PALETTE["deaths"])
+    else:
+        for g in militant_groups(data.frame):
+            option["series"].append(_bars(GROUP_WORDS.get(g, g.upper()), _series(data.frame, f"deaths_{g}"),
+                                          PALETTE.get(g, GROUP_FALLBACK), "deaths"))
+        if data.reference is not None:
+            option["series"].append(_line("deaths, model's own policy", _series(data.reference, "deaths_total"),
+                                          PALETTE["deaths"], dashed=True, width=2))
+        if data.ghost is not None:
+            option["series"].append(_line("previous run: deaths", _series(data.ghost, "deaths_total"),
+                                          PALETTE["ghost"], dashed=True, width=2, z=2))
+    source = data.frame if len(data.frame) else None
+    tolerance = _series(source, "tolerance")
+    if data.ensemble is not None:
+        tolerance = _values(data.ensemble.yours[data.ensemble.seeds[0]]["tolerance"])
+    option["series"].append(_line("Pakistan's tolerance", tolerance, PALETTE["reference"], width=2, dashed=True, z=4))
+    return _finish(option)
+
+
+CHART_BUILDERS = {"relations": relations_chart, "trade": trade_chart, "refugees": refugees_chart,
+                  "violence": violence_chart}
+
+
+def chart_options(data: ChartInput) -> dict[str, dict]:
+    """All four charts' options for the page."""
+    return {name: build(data) for name, build in CHART_BUILDERS.items()}
