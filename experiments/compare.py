@@ -36,6 +36,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 from matplotlib.patches import Patch
 
 from experiments.scenarios import exit_code
@@ -181,6 +182,7 @@ def plot_forest(comparison: Comparison, path: Path) -> Path:
                             mfc=colour(row + 1) if r["sign_clear"] else "white", mew=3)
             ax.set_title(METRIC_LABELS.get(metric, metric))
             ax.grid(axis="x", alpha=0.3)
+            ax.xaxis.set_major_formatter(_large_number_formatter(max(abs(v) for v in ax.get_xlim())))
         for ax in list(axes.flat)[len(metrics):]:
             ax.set_visible(False)
         labels = [a.label for a in comparison.arms[1:]]
@@ -191,6 +193,15 @@ def plot_forest(comparison: Comparison, path: Path) -> Path:
         fig.suptitle(f"Effect against {comparison.arms[0].label} (B - A, {len(comparison.seeds)} {crn}, "
                      f"{s.confidence:.0%} intervals; hollow: the interval straddles zero)")
         return _save(fig, path)
+
+
+def _large_number_formatter(largest: float) -> FuncFormatter:
+    """Tick labels as 1.5M or 250k for large numbers (no offset text a projector loses)."""
+    if largest >= 1e6:
+        return FuncFormatter(lambda v, _: f"{v / 1e6:g}M")
+    if largest >= 1e4:
+        return FuncFormatter(lambda v, _: f"{v / 1e3:g}k")
+    return FuncFormatter(lambda v, _: f"{v:g}")
 
 
 def _save(fig, path: Path) -> Path:

@@ -3,10 +3,11 @@
 Each run's frame (only the columns asked for) is kept as one Parquet file,
 ``<cache>/<config key>/seed<N>.parquet``. The config key hashes the validated config
 (every dataclass value except the seed and the output switches, with the run length
-made explicit) together with a fingerprint of the code that decides a run (the
-``sim/model``, ``sim/agents`` and ``sim/config`` sources and the Mesa and NumPy
-versions), so a cached frame is reused only when the same config would run the same
-code. Files are written to a temporary name and renamed, so a killed comparison never
+made explicit) together with a fingerprint of what else decides a run: the
+``sim/model``, ``sim/agents`` and ``sim/config`` sources, the model's config files
+(a run starting today continues the history replay, whose config is not the run's
+own) and the Mesa and NumPy versions. So a cached frame is reused only when the same
+config would run the same code on the same data. Files are written to a temporary name and renamed, so a killed comparison never
 leaves a half file that looks finished; running the same command again skips every
 run already on disk. Runs not in the cache go through joblib (``jobs`` processes)
 with a tqdm progress bar.
@@ -31,12 +32,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from sim.config import Config
+from sim.config import CONFIG_DIR, Config
 from sim.model.policy_model import PolicyModel
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # Sub-packages whose source decides what a run produces (a change there invalidates the cache).
 CODE_DIRS = ("model", "agents", "config")
+# Config folders that only steer analyses, never a run: left out of the fingerprint.
+ANALYSIS_CONFIG_DIRS = ("compare", "sensitivity", "calibration", "experiment", "sweep", "hydra")
 # Parts of the config that change no frame: left out of the key. ``metrics`` only
 # changes how a frame is summarised, which is recomputed from the cached frame.
 NEUTRAL_FIELDS = ("seed", "output")
@@ -48,10 +51,12 @@ CONFIG_FILE = "config.json"    # the config of a cache folder, for a reader who 
 def code_fingerprint() -> str:
     """Hash of the run-deciding sources and library versions (computed once a process)."""
     digest = hashlib.sha256(f"mesa {mesa.__version__}; numpy {np.__version__}".encode())
-    for sub in CODE_DIRS:
-        for path in sorted((PACKAGE_DIR / sub).rglob("*.py")):
-            digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-            digest.update(path.read_bytes())
+    files = [p for sub in CODE_DIRS for p in sorted((PACKAGE_DIR / sub).rglob("*.py"))]
+    files += [p for p in sorted(CONFIG_DIR.rglob("*.yaml"))
+              if p.relative_to(CONFIG_DIR).parts[0] not in ANALYSIS_CONFIG_DIRS]
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE_DIR.parent)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
