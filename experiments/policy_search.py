@@ -1,13 +1,16 @@
 """Report of the policy search (issue 16): best policies, their trade-off, the named scenarios, robustness.
 
-    python -m sim -m experiment=policy_search        # the search: Hydra's Optuna sweeper (configs/experiment/policy_search.yaml)
-    python -m experiments.policy_search              # this report: docs/policy_search.md, docs/img/policy_search_*.png
-    python -m experiments.policy_search --quick      # a smoke run of the report (tests); its numbers mean nothing
+    python -m experiments.policy_search                # search (or resume it), then report: docs/policy_search.md
+    python -m experiments.policy_search --analyse-only # report from the finished search
+    python -m experiments.policy_search --quick        # a smoke run of both (tests); its numbers mean nothing
 
 Settings: configs/sensitivity/policy_search.yaml. Steps:
 
-1. *Read the search*: its settings (``multirun.yaml``), Hydra's ``optimization_results.yaml``
-   (the Pareto front of the two objectives) and every trial's runs (the point files).
+1. *Search*: ``python -m sim -m experiment=policy_search`` (Hydra's Optuna sweeper,
+   configs/experiment/policy_search.yaml) with the settings' trials, seeds and months,
+   into the settings' folder; a re-run proposes the same trials (same sampler seed) and
+   reads finished ones back. Then read Hydra's ``optimization_results.yaml`` (the Pareto
+   front of the two objectives) and every trial's runs (the point files).
 2. *Chance*: each Pareto policy and the named scenarios (baseline, pressure_first,
    engagement_first) run again on fresh seeds the search never saw.
 3. *Fit*: EMA Workbench (``sim.ema_model``) runs the Pareto policies and Pakistan's default
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
+import subprocess
 import sys
 import textwrap
 import time
@@ -30,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
 
 import sim
@@ -46,6 +52,9 @@ with warnings.catch_warnings():  # the workbench warns on import about an option
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_PATH = ROOT / "configs" / "sensitivity" / "policy_search.yaml"
+EXPERIMENT_PATH = ROOT / "configs" / "experiment" / "policy_search.yaml"
+SEARCH_FILE = "search.json"   # the settings the search in a folder was run with (written before it starts)
+PROGRESS_EVERY_SECONDS = 30   # how often a running search's progress is printed (not a model parameter)
 THAW, DEATHS = "mean_thaw_duration", "mean_monthly_fatalities"
 Z95 = 1.96  # normal quantile of a 95% interval of a mean (not a model parameter)
 DEFAULT_POLICY = "default settings"
@@ -78,10 +87,19 @@ def load_settings(path: Path = SETTINGS_PATH, quick: bool = False, changes: dict
         raw = _merge(raw, raw.get("quick") or {})
     raw = _merge(raw, changes or {})
     where = "policy_search"
-    for key in ("search_dir", "report_dir", "fresh_seeds", "first_fresh_seed", "compare", "robustness"):
+    for key in ("search_dir", "report_dir", "search", "fresh_seeds", "first_fresh_seed", "compare", "robustness"):
         if key not in raw:
             raise ConfigError(f"{where}.{key}: missing; see {SETTINGS_PATH.relative_to(ROOT)}")
+    search = dict(raw["search"] or {})
+    overrides = search.get("overrides") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) and "=" in o for o in overrides):
+        raise ConfigError(f"{where}.search.overrides: {overrides!r} is not allowed; give a list of key=value strings")
     out = {"search_dir": ROOT / str(raw["search_dir"]), "report_dir": ROOT / str(raw["report_dir"]), "quick": quick,
+           "search": {"trials": _whole(search.get("trials"), f"{where}.search.trials", 2),
+                      "replicates": _whole(search.get("replicates"), f"{where}.search.replicates", 1),
+                      "months": None if search.get("months") is None else
+                      _whole(search.get("months"), f"{where}.search.months", 1),
+                      "overrides": list(overrides)},
            "fresh_seeds": _whole(raw["fresh_seeds"], f"{where}.fresh_seeds", 2),
            "first_fresh_seed": _whole(raw["first_fresh_seed"], f"{where}.first_fresh_seed", 0)}
     names = sim.config.scenario_names()
@@ -97,11 +115,60 @@ def load_settings(path: Path = SETTINGS_PATH, quick: bool = False, changes: dict
 
 
 # ------------------------------------------------------------------------- the search
+def search_command(settings: dict, folder: Path) -> list[str]:
+    """The multirun that runs (or resumes) the search into ``folder``."""
+    s = settings["search"]
+    return [sys.executable, "-m", "sim", "-m", "experiment=policy_search", "hydra/sweeper=optuna",
+            f"hydra.sweeper.n_trials={s['trials']}", f"sweep.replicates={s['replicates']}",
+            *([f"months={s['months']}"] if s["months"] is not None else []), *s["overrides"],
+            f"hydra.sweep.dir={folder}"]
+
+
+def run_search(settings: dict, log=_log) -> float:
+    """Run the search (finished trials are read back); its output goes to ``search.log``. Returns seconds."""
+    folder = settings["search_dir"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SEARCH_FILE).write_text(json.dumps(settings["search"], indent=1) + "\n")
+    cmd = search_command(settings, folder)
+    trials = settings["search"]["trials"]
+    log(f"searching: {trials} trials x {settings['search']['replicates']} seeds; log: {folder / 'search.log'}")
+    start = last = time.perf_counter()
+    with open(folder / "search.log", "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, text=True)
+        while proc.poll() is None:
+            time.sleep(1.0)
+            if time.perf_counter() - last >= PROGRESS_EVERY_SECONDS:
+                last = time.perf_counter()
+                done = sum(1 for _ in (folder / "points").glob("*.parquet")) if (folder / "points").is_dir() else 0
+                log(f"  {done}/{trials} trials done [{last - start:.0f} s]")
+    text = (folder / "search.log").read_text().splitlines()
+    if proc.returncode != 0:
+        errors = [line for line in text if line.startswith("error: ")] or text[-1:] or ["(no output)"]
+        raise ConfigError(f"the search stopped ({errors[-1].removeprefix('error: ')}); see {folder / 'search.log'}")
+    seconds = time.perf_counter() - start
+    log(f"search done [{seconds:.0f} s]")
+    return seconds
+
+
+def _split_overrides(lines: list[str]) -> tuple[str, dict[str, Any]]:
+    """A search's extra overrides as (scenario, other settings by config path)."""
+    scenario, values = "baseline", {}
+    for line in lines:
+        key, _, text = line.partition("=")
+        value = yaml.safe_load(text) if text.strip() else ""
+        if key.lstrip("+") == "scenario":
+            scenario = str(value)
+        else:
+            values[key.lstrip("+")] = value
+    return scenario, values
+
+
 @dataclass
 class Search:
     folder: Path
     scenario: str
     months: int | None
+    extra: dict[str, Any]       # the search's further settings (e.g. start), applied to every re-run too
     start: str | None
     replicates: int
     base_seed: int
@@ -116,9 +183,11 @@ class Search:
 
 def read_search(folder: Path) -> Search:
     """The finished search in ``folder``: its settings, trials and Pareto front."""
-    if not (folder / "multirun.yaml").is_file():
-        raise ConfigError(f"{folder}: no finished policy search here; run python -m sim -m experiment=policy_search")
-    cfg = OmegaConf.load(folder / "multirun.yaml")
+    if not (folder / SEARCH_FILE).is_file():
+        raise ConfigError(f"{folder}: no policy search run by this command here; run python -m experiments.policy_search")
+    ran = json.loads((folder / SEARCH_FILE).read_text())
+    cfg = OmegaConf.load(EXPERIMENT_PATH)
+    scenario, extra = _split_overrides(ran["overrides"])
     results_path = folder / "optimization_results.yaml"
     if not results_path.is_file():
         raise ConfigError(f"{results_path}: missing; the search did not finish (run it again: finished trials are kept)")
@@ -153,10 +222,10 @@ def read_search(folder: Path) -> Search:
         pareto_rows.append(trials[match].iloc[0])
     pareto = pd.DataFrame(pareto_rows).drop_duplicates(subset=keys).sort_values(DEATHS).reset_index(drop=True)
     pareto.insert(0, "policy", [f"P{i + 1}" for i in range(len(pareto))])
-    return Search(folder=folder, scenario=str(cfg.scenario.name),
-                  months=None if cfg.months is None else int(cfg.months), start=OmegaConf.select(cfg, "start"),
-                  replicates=int(cfg.sweep.replicates), base_seed=int(cfg.seed),
-                  n_trials=int(cfg.hydra.sweeper.n_trials),
+    config = sim.load_config(scenario, 0, ran["months"], extra)
+    return Search(folder=folder, scenario=scenario, months=ran["months"], extra=extra,
+                  start=getattr(config, "start", None), replicates=int(ran["replicates"]), base_seed=0,
+                  n_trials=int(ran["trials"]),
                   sampler={k: v for k, v in OmegaConf.to_container(cfg.hydra.sweeper.sampler).items()
                            if k in ("_target_", "seed", "n_startup_trials")},
                   directions=list(OmegaConf.to_container(cfg.hydra.sweeper.direction)), levers=levers,
@@ -195,9 +264,11 @@ def chance_check(search: Search, settings: dict, log=_log) -> pd.DataFrame:
     rows = []
     for _, row in search.pareto.iterrows():
         rows.append({"name": row["policy"], "kind": "Pareto policy",
-                     **fresh_runs(search.scenario, search.months, policy_overrides(search, row), seeds)})
+                     **fresh_runs(search.scenario, search.months, {**search.extra, **policy_overrides(search, row)},
+                                  seeds)})
     for name in settings["compare"]:
-        rows.append({"name": name, "kind": "named scenario", **fresh_runs(name, search.months, None, seeds)})
+        rows.append({"name": name, "kind": "named scenario",
+                     **fresh_runs(name, search.months, dict(search.extra) or None, seeds)})
     log(f"  chance: {len(rows)} policies and scenarios x {len(seeds)} fresh seeds")
     return pd.DataFrame(rows)
 
@@ -205,7 +276,7 @@ def chance_check(search: Search, settings: dict, log=_log) -> pd.DataFrame:
 # --------------------------------------------------------------------------------- fit
 def default_levers(search: Search) -> dict[str, Any]:
     """Pakistan's default settings of the searched levers, in the searched scenario."""
-    config = sim.load_config(search.scenario, 0, search.months)
+    config = sim.load_config(search.scenario, 0, search.months, dict(search.extra) or None)
     return {lv["key"]: getattr(config.pakistan, lv["key"].split(".", 1)[1]) for lv in search.levers}
 
 
@@ -216,7 +287,7 @@ def robustness(search: Search, settings: dict, log=_log) -> pd.DataFrame:
     """
     rob = settings["robustness"]
     model = sim.ema_model(search.scenario, months=search.months, seeds=rob["seeds"],
-                          base_seed=settings["first_fresh_seed"])
+                          base_seed=settings["first_fresh_seed"], overrides=dict(search.extra) or None)
     lever_names = {p.variable_name[0]: p.name for p in model.levers}
     policies = [Sample(str(row["policy"]), **{lever_names[k]: v for k, v in policy_overrides(search, row).items()})
                 for _, row in search.pareto.iterrows()]
@@ -474,7 +545,7 @@ def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_fr
         f"- **Fit check**: EMA Workbench (`sim.ema_model`) ran the Pareto policies and Pakistan's default settings "
         f"in the same {settings['robustness']['worlds']} uncertain worlds (a Latin hypercube of the sensitivity "
         f"ranges, configs/sensitivity/default.yaml), {settings['robustness']['seeds']} seeds each.",
-        f"- The report's runs took {seconds / 60:.1f} min.",
+        f"- This command took {seconds / 60:.1f} min (search and checks).",
         "",
         "## In short",
         "",
@@ -546,8 +617,10 @@ def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_fr
 
 
 # ---------------------------------------------------------------------------- the command
-def run(settings: dict, log=_log) -> dict[str, Path]:
+def run(settings: dict, analyse_only: bool = False, log=_log) -> dict[str, Path]:
     start = time.perf_counter()
+    if not analyse_only:
+        run_search(settings, log)
     search = read_search(settings["search_dir"])
     log(f"search: {len(search.trials)} trials, {len(search.pareto)} on the Pareto front ({search.folder})")
     chance = chance_check(search, settings, log)
@@ -573,7 +646,8 @@ def run(settings: dict, log=_log) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m experiments.policy_search", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a smoke run at a tiny size (the settings' quick: section)")
-    ap.add_argument("--search-dir", type=Path, help="the finished search's folder (default: the settings' search_dir)")
+    ap.add_argument("--analyse-only", action="store_true", help="no search: report from the finished search")
+    ap.add_argument("--search-dir", type=Path, help="the search's folder (default: the settings' search_dir)")
     ap.add_argument("--report-dir", type=Path, help="where policy_search.md and img/ go (default: docs/)")
     ap.add_argument("--fresh-seeds", type=int, help="fresh seeds per policy and scenario")
     ap.add_argument("--settings", type=Path, default=SETTINGS_PATH, help="settings file")
@@ -589,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.report_dir is not None:
             settings["report_dir"] = args.report_dir.resolve()
         start = time.perf_counter()
-        paths = run(settings)
+        paths = run(settings, args.analyse_only)
         print(f"wrote {paths['report']} and {len(paths) - 1} more files [{time.perf_counter() - start:.0f} s]")
 
     return exit_code(work)
