@@ -29,17 +29,14 @@ import solara.server.settings
 from sim.agents.pakistan import INSTRUMENTS
 from sim.app.app_ensemble import N_SEEDS, Ensemble, run_ensemble
 from sim.app.app_exercises import EXERCISES, Exercise
-from sim.app.app_model import STANCES, Snapshot, StudentChoice, TeachingModel, stance_instruments
+from sim.app.app_model import STANCES, Snapshot, StudentChoice, TeachingModel, controls_in_use, stance_instruments
 from sim.app.app_plots import CHARTS, PALETTE, Axis, ChartInput, chart_options, militant_groups
 from sim.app.app_report import METRIC_ROWS, format_metric, metric_rows, month_summary, play_report, settings_in_use
 from sim.app.app_settings import (
     CONTROLS,
-    DEFAULT_SCENARIO,
     START_CHOICES,
     AppSettings,
     check_settings,
-    control_defaults,
-    default_seed,
     start_supported,
 )
 from sim.config import ConfigError, scenario_names
@@ -160,21 +157,16 @@ class AppState:
 
 
 def draft_of(settings: AppSettings) -> dict:
-    """The settings panel's values for ``settings`` (sliders show the value in use)."""
-    defaults = control_defaults()
+    """The settings panel's values for ``settings``; ``None``: a slider not touched (the scenario's value)."""
     draft = {"scenario": settings.scenario, "seed": str(settings.seed), "start": settings.start,
              "play_as_pakistan": settings.play_as_pakistan}
-    for name in CONTROLS:
-        value = getattr(settings, name)
-        draft[name] = defaults[name] if value is None else value
+    draft.update(settings.controls())
     return draft
 
 
 def draft_differs(draft: dict, applied: AppSettings) -> bool:
     try:
-        return check_settings(**draft).overrides() != applied.overrides() or any(
-            getattr(check_settings(**draft), k) != getattr(applied, k)
-            for k in ("scenario", "seed", "start", "play_as_pakistan"))
+        return check_settings(**draft) != applied
     except ConfigError:
         return True
 
@@ -361,9 +353,13 @@ def SettingsPane(state: AppState):
     else:
         solara.Text("Start: the scenario's own start (start from today needs the model's 'start' setting).",
                     style={"font-size": "13px", "color": "#555"})
+    try:
+        base = controls_in_use(draft["scenario"], draft["start"], check_settings(seed=draft["seed"]).seed)
+    except ConfigError:
+        base = controls_in_use(applied.scenario, applied.start, applied.seed)
     for name, c in CONTROLS.items():
         slider = solara.SliderInt if c.kind == "int" else solara.SliderFloat
-        value = draft[name]
+        value = base[name] if draft[name] is None else draft[name]
         unit = f" {c.unit}" if c.unit else ""
         slider(f"{c.label}: {value:g}{unit}", value=value, min=min(c.lo, value), max=max(c.hi, value), step=c.step,
                on_value=lambda v, n=name: set_field(n, v))

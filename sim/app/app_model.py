@@ -25,7 +25,7 @@ import pandas as pd
 
 from sim.agents.pakistan import ENGAGE_INSTRUMENTS, INSTRUMENTS, PRESSURE_INSTRUMENTS
 from sim.analysis.metrics import MetricsParams, load_params, pattern_metrics
-from sim.app.app_settings import AppSettings, check_settings
+from sim.app.app_settings import CONTROLS, AppSettings, check_settings, config_value
 from sim.config import Config, load_config
 from sim.model.policy_model import PolicyModel
 
@@ -92,6 +92,15 @@ def _config_without_seed(settings: AppSettings) -> tuple[Config, dict]:
         overrides = {**overrides, "history.mode": "free"}
         config = load_config(settings.scenario, settings.seed, None, overrides)
     return config, overrides
+
+
+@functools.lru_cache(maxsize=64)
+def controls_in_use(scenario: str, start: str, seed: int) -> dict[str, float]:
+    """What each slider's parameter is in a run with untouched sliders: the scenario's value, or, starting from
+    today, the value the hand-over gives it (the settings panel shows these, so it never differs from the run)."""
+    config, _ = settings_config(check_settings(scenario=scenario, start=start, seed=seed))
+    model = PolicyModel(config, collect=False)
+    return {name: config_value(model.config, c.path) for name, c in CONTROLS.items()}
 
 
 class TeachingModel:

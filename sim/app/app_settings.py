@@ -66,7 +66,7 @@ def baseline_config() -> Config:
 
 
 def control_defaults() -> dict[str, float]:
-    """Each slider's starting mark: the baseline config's value."""
+    """The baseline config's value of each slider (its range always includes it)."""
     return {name: config_value(baseline_config(), c.path) for name, c in CONTROLS.items()}
 
 
@@ -112,18 +112,13 @@ class AppSettings:
 
 
 def controls_to_overrides(values: dict[str, float | None]) -> dict[str, float]:
-    """Config overrides for the sliders the user moved.
-
-    A slider at its starting mark (within half a step) or ``None`` leaves the
-    scenario's own value, so choosing a scenario and restarting runs exactly that
-    scenario, as on the command line.
-    """
-    defaults = control_defaults()
+    """Config overrides for the sliders the user set; ``None`` (untouched) leaves the scenario's own value,
+    so choosing a scenario and restarting runs exactly that scenario, as on the command line."""
     out = {}
     for name, value in values.items():
-        c = CONTROLS[name]
-        if value is None or abs(value - defaults[name]) < c.step / 2:
+        if value is None:
             continue
+        c = CONTROLS[name]
         out[c.path] = int(round(value)) if c.kind == "int" else round(float(value), 6)
     return out
 
