@@ -45,11 +45,12 @@ def test_unknown_scenario_names_the_allowed_ones():
     ({"date": "+3", "target": "pakistan.courage", "value": 1}, "scenario.events[0].target: unknown target 'pakistan.courage'"),
     ({"date": "+3", "target": "pakistan.stance", "value": "war"}, "scenario.events[0].value: 'war' is not a stance"),
 ])
-def test_bad_events_fail_when_the_model_is_built(event, expected):
-    with pytest.raises(ConfigError) as err:
-        sim.build_model("baseline", overrides={"scenario.events": [event]})
-    assert expected in str(err.value)
-    assert "\n" not in str(err.value)
+def test_bad_events_fail_before_the_model_is_built(event, expected):
+    for load in (sim.load_config, sim.build_model):  # checked with the config, not when the event fires
+        with pytest.raises(ConfigError) as err:
+            load("baseline", overrides={"scenario.events": [event]})
+        assert expected in str(err.value)
+        assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize(("args", "expected"), [

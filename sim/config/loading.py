@@ -15,6 +15,7 @@ composition. User config folders (``python -m sim --config-dir DIR``,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -95,6 +96,26 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "\\'") + "'"
 
 
+@contextlib.contextmanager
+def _outside_a_running_app():
+    """Let a config be composed inside a running Hydra app (``python -m sim``'s job, a sweep job).
+
+    Hydra allows one initialised instance per process; the app's is set aside while
+    ``initialize_config_dir`` composes, and put back after.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    gh = GlobalHydra.instance()
+    running = gh.hydra if gh.is_initialized() else None
+    if running is not None:
+        gh.clear()
+    try:
+        yield
+    finally:
+        if running is not None:
+            GlobalHydra.instance().initialize(running)
+
+
 def _hydra_compose(lines: list[str], return_hydra_config: bool = False) -> DictConfig:
     """A fresh Hydra composition of ``configs/`` (and the user's folders) with these override lines."""
     from hydra import compose as hydra_compose
@@ -104,7 +125,7 @@ def _hydra_compose(lines: list[str], return_hydra_config: bool = False) -> DictC
     if _EXTRA_DIRS and not any(line.startswith("hydra.searchpath=") for line in lines):
         lines = [f"hydra.searchpath=[{','.join(_quote(f'file://{d}') for d in _EXTRA_DIRS)}]", *lines]
     try:
-        with cache.LOCK, initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        with cache.LOCK, _outside_a_running_app(), initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
             return hydra_compose(config_name="config", overrides=lines, return_hydra_config=return_hydra_config)
     except (HydraException, OmegaConfBaseException, ValueError, AssertionError, TypeError, KeyError) as exc:
         # (OmegaConf answers some impossible overrides, e.g. a key under an unset node, with an assert)
