@@ -207,6 +207,10 @@ def read_search(folder: Path) -> Search:
     except AggregateError as exc:
         raise ConfigError(f"{folder}: cannot read the trials' point files ({exc})") from None
     ok = table[table["status"] == "ok"]
+    if ok.empty:
+        errors = table["error"].dropna()
+        raise ConfigError(f"{folder}: every run of the search failed (first error: "
+                          f"{errors.iloc[0] if len(errors) else 'none recorded'}); see {folder / 'search.log'}")
     trials = table.groupby(keys)["status"].size().rename("runs").to_frame()
     trials = trials.join(ok.groupby(keys)[[THAW, DEATHS, "share_engaged"]].mean())
     trials = trials.join(ok.groupby(keys)[THAW].apply(lambda s: float(s.isna().mean())).rename("no_thaw_share"))
@@ -306,7 +310,7 @@ def robustness_summary(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for policy, part in frame.groupby("policy", sort=False):
         part = part.set_index("world")
-        paired = part.join(base, rsuffix="_default", how="inner")
+        paired = part.merge(base, left_index=True, right_index=True, suffixes=("", "_default"))
         thaw_gain = paired[THAW].fillna(0.0) - paired[f"{THAW}_default"].fillna(0.0)  # no thaw = 0 months held
         death_gain = paired[f"{DEATHS}_default"] - paired[DEATHS]
         rows.append({"policy": policy,
@@ -367,7 +371,8 @@ def plot_levers(search: Search, defaults: dict[str, Any], path: Path) -> Path:
     xs = np.arange(len(levers))
     fig = Figure(figsize=(14, 7.5))
     ax = fig.add_subplot()
-    norm = Normalize(vmin=float(search.pareto[THAW].min()), vmax=float(search.pareto[THAW].max()) + 1e-9)
+    thaws = search.pareto[THAW].dropna()
+    norm = Normalize(vmin=float(thaws.min()) if len(thaws) else 0.0, vmax=float(thaws.max()) + 1e-9 if len(thaws) else 1.0)
     cmap = colormaps["viridis"]
 
     def position(key: str, value: float) -> float:
@@ -376,9 +381,10 @@ def plot_levers(search: Search, defaults: dict[str, Any], path: Path) -> Path:
 
     for _, row in search.pareto.iterrows():
         ys = [position(lv["key"], row[lv["key"]]) for lv in levers]
-        ax.plot(xs, ys, "-o", color=cmap(norm(row[THAW])), lw=2.2, ms=7)
+        colour = cmap(norm(row[THAW])) if np.isfinite(row[THAW]) else "#888888"  # grey: no thaw in any search seed
+        ax.plot(xs, ys, "-o", color=colour, lw=2.2, ms=7)
         ax.annotate(row["policy"], (xs[-1], ys[-1]), xytext=(8, 0), textcoords="offset points", fontsize=12,
-                    va="center", color=cmap(norm(row[THAW])))
+                    va="center", color=colour)
     ax.plot(xs, [position(k, v) for k, v in defaults.items()], "--s", color="black", lw=2, ms=7,
             label="Pakistan's default settings")
     ax.set_xticks(xs, [f"{textwrap.fill(lv['label'], 16)}\n{lv['low']:g} – {lv['high']:g}" for lv in levers],
@@ -410,7 +416,7 @@ def plot_robustness(frame: pd.DataFrame, path: Path) -> Path:
                                         (DEATHS, "mean monthly fatalities"))):
         ax = fig.add_subplot(1, 2, k + 1)
         data = [frame.loc[frame["policy"] == p, metric].dropna().to_numpy() for p in policies]
-        parts = ax.boxplot(data, vert=False, whis=(10, 90), showfliers=False, patch_artist=True, widths=0.6)
+        parts = ax.boxplot(data, orientation="horizontal", whis=(10, 90), showfliers=False, patch_artist=True, widths=0.6)
         for patch, p in zip(parts["boxes"], policies):
             patch.set_facecolor("#dddddd" if p == DEFAULT_POLICY else "#9ec3ea")
         ax.set_yticks(range(1, len(policies) + 1), policies if k == 0 else [""] * len(policies), fontsize=12)
@@ -458,6 +464,8 @@ def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, d
     lines = []
     fresh = chance[chance["kind"] == "Pareto policy"].set_index("name")
     named = chance[chance["kind"] == "named scenario"].set_index("name")
+    held = {name: (0.0 if math.isnan(v) else v) for name, v in named[THAW].items()}  # no thaw at all = 0 months held
+    fresh_held = fresh[THAW].fillna(0.0)
     longest, fewest = fresh[THAW].idxmax(), fresh[DEATHS].idxmin()
     lines.append(
         f"- **The trade-off.** On fresh seeds the longest-thaw policy ({longest}) holds a thaw "
@@ -468,7 +476,7 @@ def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, d
         f"{_f(fresh[THAW].max() - fresh[THAW].min())} months of thaw.")
     if "baseline" in named.index:
         b = named.loc["baseline"]
-        both = fresh[(fresh[THAW] > b[THAW]) & (fresh[DEATHS] < b[DEATHS])]
+        both = fresh[(fresh_held > held["baseline"]) & (fresh[DEATHS] < b[DEATHS])]
         lines.append(
             f"- **Against the baseline** ({_f(b[THAW])} months, {_f(b[DEATHS])} deaths a month on the same fresh "
             f"seeds): {len(both)} of {len(fresh)} Pareto policies do better on both counts"
@@ -476,11 +484,12 @@ def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, d
     for name in ("pressure_first", "engagement_first"):
         if name in named.index:
             r = named.loc[name]
-            beaten = fresh[(fresh[THAW] >= r[THAW]) & (fresh[DEATHS] <= r[DEATHS])]
+            beaten = fresh[(fresh_held >= held[name]) & (fresh[DEATHS] <= r[DEATHS])]
             lines.append(f"- **{name}** ({_f(r[THAW])} months, {_f(r[DEATHS])} deaths a month): "
                          + (f"beaten on both counts by {', '.join(beaten.index)}." if len(beaten)
                             else "no Pareto policy beats it on both counts."))
-    shared = [f"{lv['label'].lower()} {_side(search.pareto[lv['key']], lv)}" for lv in search.levers]
+    shared = [f"{lv['label'][:1].lower() + lv['label'][1:]} {_side(search.pareto[lv['key']], lv)}"
+              for lv in search.levers]
     lines.append("- **What the best policies set**: " + "; ".join(shared) + ".")
     moved = []
     for name, row in fresh.iterrows():

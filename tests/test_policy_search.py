@@ -154,3 +154,26 @@ def test_a_direction_that_disagrees_with_the_objectives_stops_the_search_before_
     lines = r.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and "mean_monthly_fatalities is minimised" in lines[-1]
     assert not (tmp_path / "search" / "optimization_results.yaml").exists()
+
+
+@pytest.mark.slow
+def test_the_quick_report_runs_the_search_and_writes_every_output(tmp_path):
+    """``python -m experiments.policy_search --quick``: search, fresh seeds, EMA robustness, report."""
+    search, report = tmp_path / "search", tmp_path / "report"
+    r = subprocess.run([sys.executable, "-m", "experiments.policy_search", "--quick", "--search-dir", str(search),
+                        "--report-dir", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (search / "optimization_results.yaml").is_file()
+    text = (report / "policy_search.md").read_text()
+    for name in ("tradeoff", "levers", "robustness"):
+        assert (report / "img" / f"policy_search_{name}.png").stat().st_size > 10_000, name
+        assert f"img/policy_search_{name}.png" in text
+    for heading in ("## In short", "## The trade-off", "## Compared with the named scenarios",
+                    "## Robust across the model's uncertain parameters?", "## What the search cannot tell"):
+        assert heading in text
+    for scenario in ("baseline", "pressure_first", "engagement_first"):
+        assert f"| {scenario} |" in text
+    fresh = pd.read_csv(search / "policy_search_fresh.csv")
+    assert set(fresh["kind"]) == {"Pareto policy", "named scenario"} and (fresh["runs"] == 2).all()
+    worlds = pd.read_csv(search / "policy_search_worlds.csv")
+    assert "default settings" in set(worlds["policy"]) and worlds["world"].nunique() == 2
