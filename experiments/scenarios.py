@@ -10,7 +10,12 @@ writes into ``DIR/NAME/`` (default ``results/scenarios/NAME/``):
   5-95% band month by month (for yes/no fields such as "Pakistan engaged" the share
   of runs, which is what a band of 0/1 values would say);
 * ``quantiles.csv``  the same numbers (date, field, p05, p50, p95, mean);
-* ``summary.csv``    one row per seed: months engaged, deaths, trade, relations.
+* ``summary.csv``    one row per seed: months engaged, deaths, trade, relations, and
+  the calibrated parameter set the seed drew (``params_draw``).
+
+A forward scenario runs from today (``start=today``): each seed replays the record with
+its own parameter set and continues from December 2025. The figure then shows the
+replayed record too, shaded, before the future; the tables cover the forward months.
 
 ``--set`` passes config overrides (``--set pakistan.tolerance=50``); ``--list`` prints
 the scenarios and their descriptions. The config is composed once and only the seed
@@ -60,11 +65,17 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _run_one(config: Config, seed: int) -> pd.DataFrame:
+    return _run_with_record(config, seed)[1]
+
+
+def _run_with_record(config: Config, seed: int) -> tuple[pd.DataFrame | None, pd.DataFrame, int | None]:
+    """(the replayed record or None, the run's frame, the parameter set drawn or None) of one seed."""
     from sim.model.policy_model import PolicyModel
 
     cfg = copy.deepcopy(config)
     cfg.seed = int(seed)
-    return PolicyModel(cfg).run().frame()
+    model = PolicyModel(cfg).run()
+    return model.replay_frame, model.frame(), model.params_draw
 
 
 def ensemble(config: Config, seeds, n_jobs: int = 1) -> list[pd.DataFrame]:
@@ -92,12 +103,14 @@ def quantiles(frames: list[pd.DataFrame], fields=KEY_FIELDS) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def summary(frames: list[pd.DataFrame], seeds) -> pd.DataFrame:
+def summary(frames: list[pd.DataFrame], seeds, draws=None) -> pd.DataFrame:
     """One row per run: what a reader compares across scenarios."""
     rows = []
-    for seed, f in zip(seeds, frames):
+    draws = list(draws) if draws is not None else [None] * len(frames)
+    for seed, f, draw in zip(seeds, frames, draws):
         rows.append({
             "seed": int(seed),
+            "params_draw": draw,
             "months": len(f),
             "share_pakistan_engaged": float((f["pakistan_stance"] == "engage").mean()),
             "share_taliban_engaged": float((f["taliban_stance"] == "engage").mean()),
@@ -114,30 +127,45 @@ def summary(frames: list[pd.DataFrame], seeds) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_ensemble(q: pd.DataFrame, path: Path, title: str, fields=KEY_FIELDS, ncols: int = 3) -> Path:
-    """The ensemble figure: one panel per field, median line and 5-95% band."""
+def plot_ensemble(q: pd.DataFrame, path: Path, title: str, fields=KEY_FIELDS, ncols: int = 3,
+                  handover=None) -> Path:
+    """The ensemble figure: one panel per field, median line and 5-95% band.
+
+    ``handover`` (the first forward month of a run from today): the months before it are
+    the replayed record, shaded.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from sim.output.dashboard import RECORD_COLOUR
 
     present = [f for f in fields if f[0] in set(q["field"])]
     nrows = -(-len(present) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 2.6 * nrows), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.0 * nrows), sharex=True, squeeze=False)
     for ax, (col, label, kind) in zip(axes.flat, present):
         d = q[q["field"] == col]
+        if handover is not None:
+            ax.axvspan(d["date"].min(), pd.Timestamp(handover), color=RECORD_COLOUR, zorder=0, lw=0)
+            ax.axvline(pd.Timestamp(handover), color="black", lw=0.8)
         if kind == "share":
-            ax.fill_between(d["date"], 0, d["mean"], step="mid", color="#4daf4a", alpha=0.5, lw=0)
+            colour = "#808080" if col == "border_closed" else "#4daf4a"  # grey = closed border, green = engaged
+            ax.fill_between(d["date"], 0, d["mean"], step="mid", color=colour, alpha=0.5, lw=0)
             ax.set_ylim(0, 1)
         else:
             ax.fill_between(d["date"], d["p05"], d["p95"], color="#377eb8", alpha=0.25, lw=0, label="5-95%")
             ax.plot(d["date"], d["p50"], color="#377eb8", lw=1.5, label="median")
-        ax.set_title(label, fontsize=9)
-        ax.tick_params(labelsize=8)
+        ax.set_title(label, fontsize=12)
+        ax.tick_params(labelsize=11)
     for ax in list(axes.flat)[len(present):]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=11)
+    handles, _ = axes.flat[0].get_legend_handles_labels()
+    if handover is not None:
+        handles.append(Patch(color=RECORD_COLOUR, label="replayed record"))
+    fig.legend(handles=handles, loc="lower center", fontsize=12, frameon=False, ncol=len(handles))  # off the data
+    fig.suptitle(title, fontsize=13, x=0.01, ha="left")
     return save_figure(fig, path)
 
 
@@ -145,7 +173,7 @@ def save_figure(fig, path: Path) -> Path:
     """Lay out, write (creating the folder) and close a matplotlib figure."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -157,16 +185,27 @@ def run_scenario(name: str, seeds: int, months: int | None, out: Path, n_jobs: i
     """Run one named scenario's ensemble and write its figure and tables into ``out/name``."""
     config = load_config(name, months=months, overrides=overrides)
     seed_list = list(range(seeds))
-    frames = ensemble(config, seed_list, n_jobs)
-    q = quantiles(frames)
+    if n_jobs == 1:
+        results = [_run_with_record(config, s) for s in seed_list]
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs)(delayed(_run_with_record)(config, s) for s in seed_list)
+    records, frames, draws = zip(*results)
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"quantiles": folder / "quantiles.csv", "summary": folder / "summary.csv"}
-    q.to_csv(paths["quantiles"], index=False, date_format="%Y-%m-%d")
-    summary(frames, seed_list).to_csv(paths["summary"], index=False)
+    quantiles(list(frames)).to_csv(paths["quantiles"], index=False, date_format="%Y-%m-%d")
+    summary(list(frames), seed_list, draws).to_csv(paths["summary"], index=False)
     title = (f"Scenario '{name}': {seeds} seeds, {config.n_months} months from {config.scenario.start_date} "
              "(median and 5-95% band)")
-    paths["figure"] = plot_ensemble(q, folder / "ensemble.png", title)
+    handover = None
+    if records[0] is not None:  # from today: the record each seed replayed, then its future
+        handover = frames[0]["date"].iloc[0]
+        frames = [pd.concat([r[f.columns.intersection(r.columns)], f[f.columns.intersection(r.columns)]],
+                            ignore_index=True) for r, f in zip(records, frames)]
+        title += f"\nshaded: the record replayed with each seed's calibrated parameter set ({len(set(draws))} sets drawn)"
+    paths["figure"] = plot_ensemble(quantiles(list(frames)), folder / "ensemble.png", title, handover=handover)
     return paths
 
 
