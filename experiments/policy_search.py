@@ -533,7 +533,7 @@ def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_fr
         "## What was done",
         "",
         f"- **Search**: `python -m sim -m experiment=policy_search` (configs/experiment/policy_search.yaml): Hydra's "
-        f"Optuna sweeper, sampler `{search.sampler.get('_target_', '?').rsplit('.', 1)[-1]}` (seed "
+        f"Optuna sweeper, sampler `{search.sampler.get('_target_', 'optuna.samplers.TPESampler').rsplit('.', 1)[-1]}` (seed "
         f"{search.sampler.get('seed')}, {search.sampler.get('n_startup_trials')} random trials first), "
         f"**{search.n_trials} trials**, two objectives: maximise `{THAW}` and minimise `{DEATHS}` "
         f"(directions {search.directions}), each the mean over a trial's **{search.replicates} seeds** "
