@@ -45,6 +45,7 @@ from sim.config.schema import (
     WorldParams,
     _convert,
     _range_text,
+    schema_of,
 )
 
 if TYPE_CHECKING:
@@ -110,10 +111,10 @@ class Target:
 
 
 def _field_target(path: str, cls: type, name: str) -> Target | None:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields, hints = schema_of(cls)
     if name not in fields:
         return None
-    tp = typing.get_type_hints(cls)[name]
+    tp = hints[name]
     low, high = fields[name].metadata.get("range", (None, None))
     if typing.get_origin(tp) is Literal:
         return Target(path, str, choices=tuple(typing.get_args(tp)))
@@ -146,7 +147,7 @@ def resolve(config: Config, path: str) -> Target | None:
     if head == "mediators" and rest == ["strength_scale"]:
         return _field_target(path, MediatorsConfig, "strength_scale")
     if head == "world" and len(rest) == 2:
-        sub = typing.get_type_hints(WorldParams).get(rest[0])
+        sub = schema_of(WorldParams)[1].get(rest[0])
         return _field_target(path, sub, rest[1]) if dataclasses.is_dataclass(sub) else None
     return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import types
 import typing
@@ -113,6 +114,7 @@ class TalibanParams:
     diversification_rate: float = unit()
     diversification_decay: float = unit()
     diversification_max: float = unit()
+    diversification_policy: float = bounded(0.0, 1.0, default=0.0)
 
 
 @dataclass(kw_only=True)
@@ -144,6 +146,16 @@ class MilitantGroupParams:
     ct_kill_rate: float = unit()
     strike_kill_rate: float = unit()
     cpec_targeting: float = unit()
+    capacity_sanctuary_share: float = unit()
+    capacity_funding_share: float = unit()
+    capacity_ct_loss: float = unit()
+    funding: float = unit()
+    recruitment_pool: float = unit()
+    local_grievance_memory: float = unit()
+    local_grievance_per_repression: float = nonneg()
+    local_grievance_per_cpec: float = nonneg()
+    local_grievance_scale: float = bounded(1e-9, None)
+    local_grievance_boost: float = nonneg()
 
 
 @dataclass(kw_only=True)
@@ -198,6 +210,12 @@ class RelationsParams:
     closure_loss: float = nonneg()
     violence_loss: float = nonneg()
     mediation_gain: float = nonneg()
+    border_battle_loss: float = nonneg()
+    closure_escalation_months: float = bounded(1e-9, None)
+    fighting_quiet_months: int = bounded(0, 1200)
+    collapse_threshold: float = signed()
+    collapse_recovery_factor: float = unit()
+    collapse_memory: float = unit()
     mean_reversion: float = unit()
     trust_recovery_rate: float = unit()
     trust_loss_rate: float = unit()
@@ -222,6 +240,9 @@ class TradeParams:
     adjustment: float = unit()
     diversion_share: float = unit()
     retaliation_closure_prob: float = unit()
+    iran_base: float = nonneg()
+    iran_share_of_rerouted: float = unit()
+    reroute_immediate: float = unit()
 
 
 @dataclass(kw_only=True)
@@ -243,7 +264,14 @@ class RefugeeParams:
     voluntary_return_fear_rate: float = unit()
     forced_return_rate: float = unit()
     forced_documented_rate: float = unit()
+    forced_registered_rate: float = unit()
     status_lapse_rate: float = unit()
+    enforcement_undocumented: float = unit()
+    enforcement_documented: float = unit()
+    enforcement_registered: float = unit()
+    drive_decay: float = unit()
+    drive_sustained: float = unit()
+    fear_spillover: float = unit()
 
 
 @dataclass(kw_only=True)
@@ -260,6 +288,7 @@ class InfluenceParams:
     india_outreach: float = unit()
     iran_route: bool = False
     iran_route_capacity: float = unit()
+    cpec_activity: float = unit()
 
 
 # --------------------------------------------------------------------------- scenario
@@ -348,6 +377,11 @@ class SweepSettings:
     collect: Literal["metrics", "full"] = "metrics"
     design: str | None = None   # a design file of points (Parquet or CSV), given as +sweep.design=PATH
     objectives: list[str] | None = None  # a search's objectives: metric names, "-" = minimised (sim/sweeps/objective.py)
+    points_per_job: int | None = bounded(1, None, default=None)  # points a batched job runs; None = automatic
+    code_version: str = "auto"  # part of a point's identity: auto = hash of the model's sources (sim/sweeps/identity.py)
+    stale_claim_minutes: float = bounded(0.1, None, default=30.0)  # another host's claim on a point, untouched this long, is stale
+    invocation: str | None = None  # set by the batched sweeper (sim/sweeps/sweeper.py): its design record
+    batch: int | None = bounded(0, None, default=None)  # set by the batched sweeper: which batch of points a job runs
 
 
 @dataclass(kw_only=True)
@@ -500,13 +534,18 @@ def _allowed(rng: tuple | None) -> str:
     return f"; allowed {_range_text(*rng)}" if rng else ""
 
 
+@functools.cache
+def schema_of(cls: type) -> tuple[dict[str, dataclasses.Field], dict[str, Any]]:
+    """The fields of a schema dataclass and their types, read once (``get_type_hints`` is slow)."""
+    return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
+
+
 def build(cls: type, data: Any, path: str = "") -> Any:
     """Build dataclass ``cls`` from a plain mapping, checking keys, types and ranges."""
     where = path or "config"
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of settings, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields, hints = schema_of(cls)
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
