@@ -10,8 +10,8 @@ defaults. ``take_over`` (called by ``PolicyModel.__init__`` once the agents exis
    agent (Pakistan, the Taliban, each militant group and mediator) and of the external
    influences, plus every random stream, plus the replay's frame. It is computed once
    per (seed, parameter set): kept per process, and on disk keyed by a hash of the
-   replay's config, seed, parameter set and the model's source code (written
-   atomically), so a cold or warm cache gives the same numbers;
+   config files, the seed, the parameter set's values and the model's source code
+   (written atomically), so a cold or warm cache gives the same numbers;
 3. sets **today's parameters** on the run's config: the set's fitted values and every
    parameter the record itself moved (India's outreach, the military's weight, the
    2024 counter-terror intensity, ...), but only where neither the scenario nor the
@@ -172,10 +172,22 @@ def set_path(config: Config, path: str, value: Any) -> None:
 
 
 # ------------------------------------------------------------------ the replay
+_REPLAY_CONFIGS: dict[tuple, Config] = {}
+
+
 def replay_config(seed: int, draw: int) -> Config:
-    """The record's config for one seed and parameter set: forced mode, the set's values."""
-    values = start.ensemble().sets[draw].values
-    return load_config(start.RECORD_SCENARIO, seed, overrides={"history.mode": "forced", **values})
+    """The record's config for one seed and parameter set: forced mode, the set's values.
+
+    Composed and validated once per parameter set and process; only the seed differs.
+    """
+    ens = start.ensemble()
+    key = (draw, ens.signature, start.record_span(), config_dirs())
+    if key not in _REPLAY_CONFIGS:
+        overrides = {"history.mode": "forced", **ens.sets[draw].values}
+        _REPLAY_CONFIGS[key] = load_config(start.RECORD_SCENARIO, 0, overrides=overrides)
+    config = copy.deepcopy(_REPLAY_CONFIGS[key])
+    config.seed = int(seed)
+    return config
 
 
 def end_holds(model: PolicyModel) -> None:
@@ -233,10 +245,31 @@ def cache_folder() -> Path | None:
     return Path(where).expanduser() if where else DEFAULT_CACHE
 
 
-def disk_key(config: Config) -> str:
-    """The disk cache's key: the replay's whole config (seed and parameter set included) and the code."""
-    text = json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
-    return hashlib.sha256(f"{code_version()}\n{text}".encode()).hexdigest()
+_CONFIG_DIGESTS: dict[tuple, str] = {}
+
+
+def config_digest() -> str:
+    """A hash of every config file the replay may read (all of ``configs/`` and the user's folders), once per process.
+
+    Wider than the replay needs (an edit to any config file makes new keys), but it is
+    read without composing and validating a config, so a disk hit costs a file read.
+    """
+    key = config_dirs()
+    if key not in _CONFIG_DIGESTS:
+        h = hashlib.sha256()
+        for folder in key:
+            for path in sorted(folder.rglob("*.y*ml")):
+                h.update(str(path.relative_to(folder)).encode())
+                h.update(path.read_bytes())
+        _CONFIG_DIGESTS[key] = h.hexdigest()
+    return _CONFIG_DIGESTS[key]
+
+
+def disk_key(seed: int, draw: int) -> str:
+    """The disk cache's key: the model's code, the config files, the seed and the parameter set's values."""
+    values = json.dumps(start.ensemble().sets[draw].values, sort_keys=True, default=str)
+    text = f"{code_version()}\n{config_digest()}\n{start.RECORD_SCENARIO}\nseed {int(seed)}\nset {draw}\n{values}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _load(path: Path) -> Snapshot | None:
@@ -273,7 +306,7 @@ def snapshot(model_class: type, seed: int, draw: int) -> Snapshot:
     path = None
     snap = None
     if folder is not None:
-        path = folder / f"{disk_key(replay_config(seed, draw))}.pkl"
+        path = folder / f"{disk_key(seed, draw)}.pkl"
         snap = _load(path)
         if snap is not None:
             stats["disk_hits"] += 1
