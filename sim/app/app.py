@@ -75,7 +75,8 @@ html, body { overflow: hidden; }
 .teach-charts { flex: 1 1 auto; display: grid; grid-template-columns: 1fr 1fr; grid-template-rows: 1fr 1fr;
                 gap: 4px; padding: 4px; min-width: 0; }
 .teach-chart { min-width: 0; min-height: 0; border: 1px solid #e4e4e4; border-radius: 4px; background: white; }
-.teach-side { flex: 0 0 clamp(300px, 31vw, 470px); border-left: 1px solid #ddd; display: flex;
+.teach-side { flex: 0 0 clamp(300px, 31vw, 470px); max-width: clamp(300px, 31vw, 470px); min-width: 0;
+              overflow: hidden; border-left: 1px solid #ddd; display: flex;
               flex-direction: column; min-height: 0; }
 .teach-side .v-tabs { flex: 0 0 auto; }
 .teach-side .v-tab { font-size: 14px !important; text-transform: none; letter-spacing: 0; min-width: 0;
@@ -329,6 +330,7 @@ def Charts(state: AppState):
             solara.FigureEcharts(all_options[name], on_click=clicked, responsive=True,
                                  attributes={"class": f"teach-chart teach-chart-{name}", "data-months": str(months),
                                              "data-view": "many" if ensemble is not None else "run",
+                                             "data-ghost": "1" if state.ghost.value is not None else "0",
                                              "style": "height: 100%; width: 100%"})
 
 

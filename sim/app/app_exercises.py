@@ -29,28 +29,29 @@ EXERCISES = (
     Exercise(
         key="hold_thaw",
         title="1. Hold a thaw for five years",
-        settings={"scenario": "baseline", "seed": 0, "play_as_pakistan": True},
+        settings={"scenario": "baseline", "seed": 0, "start": "today", "play_as_pakistan": True},
         stance="engage",
         months=60,
-        steps=("Open Settings, tick Play as Pakistan, press Apply and restart.",
+        steps=("Press Set up this exercise (or: Settings, start from today, tick Play as Pakistan, Apply and "
+               "restart).",
                "In Your move choose Engage (talks and trade) and press ▶: your policy holds month after month.",
                "Stop at month 60 (5 years). Read You vs the model; then press Same settings, 20 seeds."),
         notice=("The model's own Pakistan (dashed lines) leaves engagement at least once in almost every seed: "
                 "a violence spike pushes it to pressure.",
                 "Holding on keeps relations and trade higher than on the model's own path in most seeds.",
-                "The violence does not go away: deaths exceed Pakistan's tolerance in a third of the months or more, "
-                "and in most seeds there are at least as many attacks as on the model's path (spoilers strike "
-                "when engagement makes progress)."),
+                "The violence does not go away: deaths exceed Pakistan's tolerance in a third of the months or "
+                "more. Engagement buys relations and trade, not quiet."),
         discuss="Who gains when a thaw fails? What would let a government hold on? Try adding talks with the TTP.",
     ),
     Exercise(
         key="mediation",
         title="2. What does China's mediation change?",
-        settings={"scenario": "baseline", "seed": 0, "play_as_pakistan": False},
+        settings={"scenario": "baseline", "seed": 0, "start": "today", "play_as_pakistan": False},
         stance=None,
         variants=(("no mediators", {"mediator_strength": 0.0}), ("usual", {"mediator_strength": 1.0}),
                   ("three times as strong", {"mediator_strength": 3.0})),
-        steps=("Set the mediators' strength to 0, press Apply and restart, then Same settings, 20 seeds.",
+        steps=("Press Set up this exercise. Set the mediators' strength to 0, press Apply and restart, run to "
+               "the end (▶ at 10 months a second), then Same settings, 20 seeds.",
                "Note the median of Months Pakistan engaged and Thaws reversed after a violence spike (Pattern tab).",
                "Repeat with strength 1 and 3."),
         notice=("The stronger the mediators, the more of the decade Pakistan spends engaged (the median rises "
@@ -63,19 +64,20 @@ EXERCISES = (
     Exercise(
         key="pressure",
         title="3. Why does pressure not stop the attacks?",
-        settings={"scenario": "baseline", "seed": 0, "play_as_pakistan": True},
+        # The stylized start: a calm 2026 in which pressure is a choice, not already the state of things.
+        settings={"scenario": "baseline", "seed": 0, "start": "stylized", "play_as_pakistan": True},
         stance="pressure",
         months=24,
         variants=(("light pressure: transit restrictions only", {}),
                   ("full pressure: every instrument", {"border_closure": True, "forced_repatriation": True,
                                                       "un_accusation": True, "strikes": True})),
-        steps=("Tick Play as Pakistan, Apply and restart. Choose Pressure with only transit restrictions, play "
-               "24 months, then Same settings, 20 seeds.",
+        steps=("Press Set up this exercise (the stylized start, playing Pakistan). Choose Pressure with only "
+               "transit restrictions, play 24 months, then Same settings, 20 seeds.",
                "Restart and do it again with every pressure instrument ticked."),
-        notice=("Light pressure does not stop the attacks: in most seeds there are about as many as on the "
-                "model's own path, while trade falls and the Taliban turn to pressure too.",
+        notice=("Light pressure does not stop the attacks: in most seeds at least two thirds as many as on the "
+                "model's own path, while trade falls and the Taliban spend fewer months engaged.",
                 "Full pressure makes it worse: more attacks and more deaths than on the model's own path in "
-                "almost every seed; hundreds of thousands of Afghans are forced back; relations end far lower."),
+                "almost every seed; over 100,000 Afghans are forced back; relations end lower."),
         discuss="Pakistan tried hard pressure in 2023-24, then turned back to engagement in 2025. What did it "
                 "learn, and why did that not hold either?",
     ),

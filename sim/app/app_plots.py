@@ -127,7 +127,7 @@ def _skeleton(kind: str, axis: Axis) -> dict:
     labels = axis.labels
     every = 24 if len(labels) > 150 else 12 if len(labels) > 36 else 6 if len(labels) > 12 else 1  # labelled months
     strip_top, strip_h = 30, 36
-    legend_h = 40
+    legend_h = 22
     right = 58 if kind == "refugees" else 16  # room for a second value axis
     main_top = strip_top + strip_h + 8
     return {
@@ -138,7 +138,9 @@ def _skeleton(kind: str, axis: Axis) -> dict:
         "tooltip": {"trigger": "axis", "confine": True, "textStyle": {"fontSize": SMALL},
                     "axisPointer": {"type": "line", "link": [{"xAxisIndex": "all"}]}},
         "axisPointer": {"link": [{"xAxisIndex": "all"}]},
-        "legend": {"bottom": 0, "left": "center", "itemGap": 12, "textStyle": {"fontSize": SMALL}, "data": []},
+        # one line under the data, paged with arrows when it does not fit: it never covers the data or the axis
+        "legend": {"type": "scroll", "bottom": 0, "left": 8, "right": 8, "itemGap": 12, "pageIconSize": 12,
+                   "textStyle": {"fontSize": SMALL}, "data": []},
         "grid": [
             {"left": 70, "right": right, "top": strip_top, "height": strip_h},
             {"left": 70, "right": right, "top": main_top, "bottom": legend_h + 26},
@@ -199,10 +201,16 @@ def _line(name: str, values: list, colour: str, width: float = 2.5, dashed: bool
             "itemStyle": {"color": colour}, "z": z, "_legend": legend}
 
 
-def _band(name: str, low: list, high: list, colour: str, axis: int = 1) -> list[dict]:
-    """Two stacked lines whose gap is filled: the band between ``low`` and ``high``."""
+def _band(name: str, low: list, high: list, colour: str, axis: int = 1, shift: float = 0.0) -> list[dict]:
+    """Two stacked lines whose gap is filled: the band between ``low`` and ``high``.
+
+    ECharts stacks negative values apart from positive ones, so a band that may go below
+    zero is drawn ``shift`` higher on a hidden axis whose range is the visible one shifted
+    the same (``_shifted_axis``).
+    """
     stack = f"band-{name}"
     gap = [None if lo is None or hi is None else round(hi - lo, 4) for lo, hi in zip(low, high)]
+    low = [None if lo is None else round(lo + shift, 4) for lo in low]
     return [
         {"type": "line", "name": f"{name} band low", "data": low, "xAxisIndex": 1, "yAxisIndex": axis,
          "stack": stack, "showSymbol": False, "lineStyle": {"opacity": 0}, "tooltip": {"show": False},
@@ -211,6 +219,12 @@ def _band(name: str, low: list, high: list, colour: str, axis: int = 1) -> list[
          "showSymbol": False, "lineStyle": {"opacity": 0}, "areaStyle": {"color": colour, "opacity": BAND_OPACITY},
          "itemStyle": {"color": colour}, "tooltip": {"show": False}, "silent": True, "z": 1, "_legend": True},
     ]
+
+
+def _shifted_axis(option: dict, lo: float, hi: float, shift: float) -> int:
+    """A hidden value axis showing ``lo + shift .. hi + shift`` where the visible one shows ``lo .. hi``."""
+    option["yAxis"].append({"type": "value", "gridIndex": 1, "min": lo + shift, "max": hi + shift, "show": False})
+    return len(option["yAxis"]) - 1
 
 
 def _bars(name: str, values: list, colour: str, stack: str, axis: int = 1) -> dict:
@@ -268,16 +282,16 @@ def _stances(data: ChartInput) -> tuple[list, list]:
 
 
 def _ensemble_lines(option: dict, data: ChartInput, column: str, name: str, colour: str, scale: float = 1.0,
-                    axis: int = 1, band: bool = True) -> None:
+                    axis: int = 1, band: bool = True, band_axis: int | None = None, shift: float = 0.0) -> None:
     e = data.ensemble
     b = e.band(column)
     if band:
         option["series"] += _band(f"{name}: middle 80% of runs", _values(b["low"], scale), _values(b["high"], scale),
-                                  colour, axis)
+                                  colour, axis if band_axis is None else band_axis, shift)
     option["series"].append(_line(f"{name} (median)", _values(b["median"], scale), colour, axis=axis))
     if e.models is not None:
         m = e.band(column, "model")
-        option["series"].append(_line(f"{name}, model's own (median)", _values(m["median"], scale), colour,
+        option["series"].append(_line(f"{name}, model's own", _values(m["median"], scale), colour,
                                       dashed=True, axis=axis, width=2))
 
 
@@ -285,7 +299,7 @@ def _single_lines(option: dict, data: ChartInput, column: str, name: str, colour
                   axis: int = 1, ghost: bool = True) -> None:
     option["series"].append(_line(name, _series(data.frame, column, scale), colour, axis=axis))
     if data.reference is not None:
-        option["series"].append(_line(f"{name}, model's own policy", _series(data.reference, column, scale), colour,
+        option["series"].append(_line(f"{name}, model's own", _series(data.reference, column, scale), colour,
                                       dashed=True, width=2, axis=axis))
     if ghost and data.ghost is not None:
         option["series"].append(_line(f"previous run: {name}", _series(data.ghost, column, scale), PALETTE["ghost"],
@@ -301,12 +315,12 @@ def relations_chart(data: ChartInput) -> dict:
                                           "lineStyle": {"color": PALETTE["reference"], "width": 1, "type": "solid"}},
                              "_legend": False})
     if data.ensemble is not None:
-        _ensemble_lines(option, data, "relations", "relations", PALETTE["relations"])
+        hidden = _shifted_axis(option, -1, 1, shift=1.0)
+        _ensemble_lines(option, data, "relations", "relations", PALETTE["relations"], band_axis=hidden, shift=1.0)
         _ensemble_lines(option, data, "trust", "trust", PALETTE["trust"], band=False)
     else:
         _single_lines(option, data, "relations", "relations", PALETTE["relations"])
-        _single_lines(option, data, "trust", "Pakistan's trust in Taliban restraint (0-1)", PALETTE["trust"],
-                      ghost=False)
+        _single_lines(option, data, "trust", "Pakistan's trust (0-1)", PALETTE["trust"], ghost=False)
     return _finish(option)
 
 
@@ -319,7 +333,7 @@ def trade_chart(data: ChartInput) -> dict:
         _ensemble_lines(option, data, "taliban_revenue", "Taliban revenue", PALETTE["taliban_revenue"], band=False)
     else:
         _border_shading(option, data.frame, data.axis)
-        _single_lines(option, data, "trade", "trade across the border", PALETTE["trade"])
+        _single_lines(option, data, "trade", "trade", PALETTE["trade"])
         _single_lines(option, data, "taliban_revenue", "Taliban revenue", PALETTE["taliban_revenue"], ghost=False)
     return _finish(option)
 
@@ -341,7 +355,7 @@ def _border_shading(option: dict, frame: pd.DataFrame, axis: Axis) -> None:
                                                              "opacity": 1.0 if border[k] == "closed" else 0.45}},
                           {"xAxis": labels[j]}])
         k = j + 1
-    option["series"].append({"type": "line", "name": "border restricted or shut (shaded)", "data": [],
+    option["series"].append({"type": "line", "name": "border restricted / shut", "data": [],
                              "xAxisIndex": 1, "yAxisIndex": 1, "itemStyle": {"color": PALETTE["border"]},
                              "markArea": {"silent": True, "data": areas}, "_legend": True, "z": 0})
 
@@ -375,7 +389,7 @@ def violence_chart(data: ChartInput) -> dict:
             option["series"].append(_bars(GROUP_WORDS.get(g, g.upper()), _series(data.frame, f"deaths_{g}"),
                                           PALETTE.get(g, GROUP_FALLBACK), "deaths"))
         if data.reference is not None:
-            option["series"].append(_line("deaths, model's own policy", _series(data.reference, "deaths_total"),
+            option["series"].append(_line("deaths, model's own", _series(data.reference, "deaths_total"),
                                           PALETTE["deaths"], dashed=True, width=2))
         if data.ghost is not None:
             option["series"].append(_line("previous run: deaths", _series(data.ghost, "deaths_total"),
