@@ -584,28 +584,36 @@ def machine() -> dict[str, Any]:
 
 TARGETS = {  # figure: (limit, meaning); each checked as figure <= limit, or >= for "min"
     "run_ms": (20.0, "max", "a 120-month default run, ms"),
-    "sweep_vs_bare": (1.10, "max", "sweep wall / (bare-loop compute / cores)"),
+    "api_vs_model": (1.3, "max", "sim.run / build_model(config).run().frame()"),
+    "run_vs_reference": (4.0, "max", "a 120-month run with collection / 3,600 scalar NumPy draws"),
+    "sweep_vs_bare": (1.25, "max", "sweep wall / (bare-loop compute / cores); goal 1.10"),
     "sweep_vs_batch_run": (3.0, "min", "sweep throughput / batch_run throughput"),
     "memory_growth": (1.10, "max", "peak memory of a worker and of the launcher, largest sweep / smallest"),
 }
 
 # Every figure of the results file (tests/test_benchmark.py checks that each is there).
 FIGURES = ("date", "machine", "settings", "load_before", "load_after", "run_ms", "bare_run_ms", "stepping_ms",
-           "collection_ms", "frame_ms", "write_ms", "figure_ms", "metrics_ms", "sweep_run_ms", "profile_run_ms",
+           "collection_ms", "frame_ms", "write_ms", "figure_ms", "metrics_ms", "sweep_run_ms", "api_run_ms",
+           "api_model_run_ms", "api_vs_model", "reference_ms", "run_vs_reference", "bare_vs_reference", "profile_run_ms",
            "profile_top", "profile_write_ms", "profile_write_top", "months_scaling", "months_fit", "sweep",
            "batch_run", "bare_grid_compute_s", "bare_grid_cpu_s", "bare_grid_ideal_wall_s", "sweep_vs_batch_run",
            "sweep_vs_bare", "batch_run_vs_bare", "sweep_cpu_vs_bare", "batch_run_cpu_vs_bare", "metrics_agree",
            "sweep_scaling", "sweep_fit", "memory_growth", "targets")
-QUICK_KEYS = ("run_ms", "bare_run_ms", "sweep_vs_batch_run", "sweep_vs_bare")  # promised in the --quick line
+QUICK_KEYS = ("run_ms", "bare_run_ms", "api_vs_model", "run_vs_reference", "sweep_vs_batch_run", "sweep_vs_bare",
+              "grid")  # promised in the --quick line
 
-KEY_FIGURES = ("run_ms", "bare_run_ms", "stepping_ms", "collection_ms", "write_ms", "sweep_run_ms",
-               "sweep_vs_batch_run", "sweep_vs_bare", "batch_run_vs_bare", "sweep_cpu_vs_bare", "memory_growth")
+KEY_FIGURES = ("run_ms", "bare_run_ms", "stepping_ms", "collection_ms", "write_ms", "sweep_run_ms", "api_vs_model",
+               "run_vs_reference", "bare_vs_reference", "sweep_vs_batch_run", "sweep_vs_bare", "batch_run_vs_bare",
+               "sweep_cpu_vs_bare", "memory_growth")
 
 
 def summary_line(result: dict[str, Any]) -> dict[str, Any]:
     """The key figures as one flat mapping (the --quick JSON line)."""
     flat = {k: _round(result[k]) for k in KEY_FIGURES if k in result}
-    flat.update(sweep_wall_s=_round(result["sweep"]["wall_s"]), batch_run_wall_s=_round(result["batch_run"]["wall_s"]),
+    sw = result["sweep"]
+    flat.update(grid=f"{sw['points']} points x {sw['seeds']} seeds x {result['settings']['months']} months "
+                     f"= {sw['runs']} runs on {result['settings']['cores']} cores",
+                sweep_wall_s=_round(result["sweep"]["wall_s"]), batch_run_wall_s=_round(result["batch_run"]["wall_s"]),
                 sweep_peak_process_mb=result["sweep"]["peak_process_mb"], metrics_agree=result["metrics_agree"],
                 load=result["load_before"][0])
     return flat
@@ -625,6 +633,9 @@ def report_lines(r: dict[str, Any], previous: dict[str, Any] | None) -> list[str
         f"{r['write_ms']:.2f} ms, dashboard figure {r['figure_ms']:.0f} ms",
         f"  bare loop              {r['bare_run_ms']:7.2f} ms;  a sweep's run (metric columns + metrics) "
         f"{r['sweep_run_ms']:.2f} ms",
+        f"  sim.run {r['api_run_ms']:.2f} ms vs build_model(config).run().frame() {r['api_model_run_ms']:.2f} ms: "
+        f"api_vs_model {r['api_vs_model']:.2f};  reference ({REFERENCE_DRAWS} scalar draws) {r['reference_ms']:.2f} ms: "
+        f"run_vs_reference {r['run_vs_reference']:.2f}, bare_vs_reference {r['bare_vs_reference']:.2f}",
         f"  grid {sw['points']} x {sw['seeds']} = {sw['runs']} runs on {r['settings']['cores']} cores: "
         f"sweep {sw['wall_s']:.2f} s ({sw['runs_per_s']:.0f} runs/s, CPU {sw['cpu_s']:.1f} s, "
         f"peak {sw['peak_process_mb']:.0f} MB/process); batch_run {br['wall_s']:.2f} s ({br['runs_per_s']:.0f} runs/s, "
@@ -669,6 +680,10 @@ def run_benchmark(s: Settings, quick: bool) -> dict[str, Any]:
                                            for k, v in dataclasses.asdict(s).items()}}
     note(f"one run: {s.runs} runs of {s.months} months")
     result.update(measure_run(s))
+    note(f"sim.run against the model run it wraps, {s.api_runs} runs each")
+    result.update(measure_api(s))
+    note(f"reference: {REFERENCE_DRAWS} scalar NumPy draws, {s.reference_repeats} times")
+    result.update(measure_reference(s, result["run_ms"], result["bare_run_ms"]))
     note(f"profile of {s.profile_runs} runs")
     result.update(profile_run(s))
     note(f"run lengths {s.scaling_months}")

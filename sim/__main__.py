@@ -93,10 +93,9 @@ def _check_sweep(lines: list[str]) -> None:
     fixed = [line for line in lines if _is_hydra_line(line) and "," not in line.split("=", 1)[-1]]
     if any(line.startswith("+") for line in fixed):
         compose_with_hydra_settings(fixed)  # refuses an added key that is not a Hydra setting
-    from sim.sweeps.sweep import check_sweep
+    from sim.sweeps.plan import check_sweep  # (light: the launching process never imports the model)
 
     check_sweep(lines)
-    _skip_hydra_recheck()
 
 
 def prepare(argv: list[str]) -> list[str]:
@@ -151,20 +150,6 @@ def cli() -> None:
         sys.exit(2)
     sys.argv = [sys.argv[0], *argv]
     main()
-
-
-def _skip_hydra_recheck() -> None:
-    """Let Hydra's sweeper launch without composing every job first: check_sweep just did.
-
-    Hydra's basic sweeper composes each job's config once in this process before it
-    launches any (``Sweeper.validate_batch_is_legal``; "can be a bit slow for large
-    jobs", says Hydra), about 0.1 s a job while the workers wait, and each job composes
-    its config again where it runs. ``check_sweep`` has already composed and validated
-    every job, values and ranges included, so that first pass only repeats it.
-    """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    BasicSweeper.validate_batch_is_legal = lambda self, batch: None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from above so an upgrade is a deliberate step.
 
 from __future__ import annotations
 
+import os
+
 
 # ------------------------------------------------------------------------------ Mesa
 def note_collection_step(collector, time: float) -> None:
@@ -18,3 +20,54 @@ def note_collection_step(collector, time: float) -> None:
     """
     if hasattr(collector, "_collection_steps"):
         collector._collection_steps.append(time)
+
+
+# ----------------------------------------------------------------------------- Hydra
+# Hydra 1.3 keeps the pieces below in ``hydra._internal``; the sweep machinery
+# (sim/sweeps/) needs them to expand and check a sweep before any job runs, exactly as
+# Hydra's own sweeper would. When Hydra changes, run tests/test_sweeps.py and
+# tests/test_sweep_reliability.py: a moved or renamed function fails there at once.
+
+def override_parser(config_dir: str | os.PathLike, with_config_loader: bool):
+    """Hydra's override parser; with a config loader it can also expand ``glob(...)`` over groups.
+
+    ``glob(*)`` needs to list a config group's options, which only Hydra's (private)
+    ``ConfigLoaderImpl`` over the config search path can do. Breaks if
+    ``hydra._internal.config_loader_impl.ConfigLoaderImpl`` or
+    ``hydra._internal.utils.create_config_search_path`` move or change signature.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not with_config_loader:
+        return OverridesParser.create()
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir)))
+    return OverridesParser.create(config_loader=loader)
+
+
+def grid_of(overrides: list) -> list[list[str]]:
+    """Every job (one override list each) Hydra's basic sweeper makes of parsed overrides.
+
+    The cartesian product of the swept values, in Hydra's order, so a job here is the
+    job Hydra would launch. Breaks if
+    ``hydra._internal.core_plugins.basic_sweeper.BasicSweeper.split_arguments`` (a
+    static method) changes its signature or its return shape (a list of batches).
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+
+
+def apply_overrides(cfg, overrides: list) -> None:
+    """Apply parsed value overrides to a composed config, in place, as Hydra does after composing.
+
+    Hydra applies ``key=value``, ``+key=value``, ``++key=value`` and ``~key`` with
+    ``ConfigLoaderImpl._apply_overrides_to_config`` (private, static); the same function
+    keeps a point checked before a sweep identical to the point its job composes. Breaks
+    if that method is renamed or changes its signature ``(overrides, cfg)``.
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    ConfigLoaderImpl._apply_overrides_to_config(list(overrides), cfg)

@@ -14,15 +14,17 @@ import pytest
 
 from sim.sweeps.aggregate import (
     TABLE_NAME,
-    AggregateError,
     Axis,
     _yaml_comment,
     aggregate,
+    aggregate_folder,
     choose_axes,
     grid,
     load_table,
+    main,
     plot_metric,
 )
+from sim.sweeps.design import Block, Design, write_design
 from sim.analysis.metrics import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,10 +83,65 @@ def test_half_written_temp_files_are_not_read(folder):
     assert len(load_table(folder)) == 12
 
 
-def test_a_duplicated_run_is_refused(folder):
+def test_a_copied_point_file_is_never_read_twice(folder):
     shutil.copy(folder / "points" / "p0.parquet", folder / "points" / "copy.parquet")
-    with pytest.raises(AggregateError, match="appears 2 times"):
-        load_table(folder)
+    assert len(load_table(folder)) == 12  # its rows name point p0, not "copy": the copy is left out
+    paths, notes, got = aggregate_folder(folder, figures=False)
+    assert [p.name for p, _ in got.damaged] == ["copy.parquet"]
+    assert "copied or renamed by hand" in notes[0]
+    assert (folder / "points" / "damaged" / "copy.parquet").exists()
+    assert not (folder / "points" / "copy.parquet").exists()
+
+
+def _record(folder: Path, points: list[str], command: str = "python -m sim -m SWEEP") -> None:
+    """A design record as the batched sweeper writes it: each point run for seeds 0-2."""
+    blocks = [Block(point=p, overrides=[f"pakistan.tolerance={40 + k}", "sweep.replicates=3"], params={},
+                    base_seed=0, replicates=3) for k, p in enumerate(points)]
+    write_design(folder, Design(invocation="test", code_version="v1", command=command, created="2026-01-01T00:00:00",
+                                blocks=blocks, batches=[list(range(len(blocks)))]))
+
+
+def test_a_damaged_point_file_is_moved_aside_with_the_command_that_redoes_it(folder, capsys):
+    _record(folder, ["p0", "p1", "p2", "p3"])
+    (folder / "points" / "p1.parquet").write_bytes(b"PAR1 half a file")
+    assert main([str(folder), "--no-figures"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: damaged point file p1.parquet: unreadable" in err
+    assert f"redo it with: python -m sim -m pakistan.tolerance=41 sweep.replicates=3 hydra.sweep.dir={folder}" in err
+    assert (folder / "points" / "damaged" / "p1.parquet").exists()
+    assert "missing: 1 of 4 points" in err  # and, moved aside, its point now counts as missing
+    assert set(pd.read_parquet(folder / TABLE_NAME)["point"]) == {"p0", "p2", "p3"}
+
+
+def test_points_missing_against_the_design_are_reported(folder, capsys):
+    _record(folder, ["p0", "p1", "p2", "p3", "p4"], command="python -m sim -m pakistan.tolerance=40,41,42,43,44")
+    assert main([str(folder), "--no-figures"]) == 0
+    out, err = capsys.readouterr()
+    assert "missing: 1 of 5 points of the sweep's design have no results for 3 runs" in err
+    assert "python -m sim -m pakistan.tolerance=40,41,42,43,44" in err
+    assert "missing point p4 seeds 0-2" in err
+    assert "Incomplete: 1 of 5 points" in out
+    assert main([str(folder), "--no-figures", "--strict"]) == 1
+
+
+def test_point_files_no_design_lists_are_left_out(folder, capsys):
+    _record(folder, ["p0", "p1", "p2"])  # p3 was made by other code (or another sweep)
+    t = load_table(folder)
+    assert set(t["point"]) == {"p0", "p1", "p2"}
+    assert main([str(folder), "--no-figures"]) == 0
+    assert "left out: 1 point files" in capsys.readouterr().err
+
+
+def test_a_failed_aggregation_leaves_no_stale_table(folder, capsys):
+    assert main([str(folder), "--no-figures"]) == 0
+    assert (folder / TABLE_NAME).exists()
+    for path in (folder / "points").glob("*.parquet"):
+        path.write_bytes(b"not parquet")
+    assert main([str(folder), "--no-figures"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "4 damaged" in lines[0]
+    assert not (folder / TABLE_NAME).exists()  # the old table no longer describes the folder
+    assert not list(folder.glob(".*.tmp"))
 
 
 def test_grid_mean_and_spread_per_cell_by_hand(folder):
@@ -152,12 +209,13 @@ def test_aggregate_writes_table_and_figures(folder):
         assert paths[key].stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_cli_aggregates_a_real_experiment_sweep(tmp_path):
     """End to end: a named experiment (cut down to 2 points), then the aggregate command."""
     sweep_dir = tmp_path / "exp"
     run = subprocess.run([sys.executable, "-m", "sim", "-m", "experiment=cohesion_x_sanctuary",
                           "taliban.cohesion=0.3,0.9", "taliban.ttp_sanctuary=0.5", "months=24",
-                          "sweep.replicates=2", f"hydra.sweep.dir={sweep_dir}"],
+                          "sweep.replicates=2", "sweep.code_version=tests", f"hydra.sweep.dir={sweep_dir}"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     r = subprocess.run([sys.executable, "-m", "sim.aggregate", str(sweep_dir)],
@@ -171,6 +229,7 @@ def test_cli_aggregates_a_real_experiment_sweep(tmp_path):
     assert "backward_forward_ratio.png" in figures and "overview.png" not in figures
 
 
+@pytest.mark.slow
 def test_cli_fails_with_one_line_on_a_folder_without_points(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sim.aggregate", str(tmp_path)], cwd=ROOT,
                        capture_output=True, text=True)

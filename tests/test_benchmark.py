@@ -18,9 +18,13 @@ import pytest
 from experiments.benchmark import FIGURES, QUICK_KEYS, summary_line
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--runs", "3", "--profile-runs", "2", "--profile-top", "4", "--figure-runs", "1",
+TINY = ["--runs", "3", "--profile-runs", "2", "--profile-top", "4", "--figure-runs", "1", "--api-runs", "2",
+        "--reference-repeats", "3",
         "--grid-points", "2", "--grid-seeds", "2", "--grid-repeats", "1", "--months", "24", "--cores", "1",
         "--scaling-months", "12,24", "--scaling-month-runs", "2", "--scaling-runs", "2,4", "--scaling-seeds", "2"]
+
+
+pytestmark = pytest.mark.slow  # the benchmark runs as a subprocess, sweeps included
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +44,8 @@ def _is_number(x) -> bool:
 def test_every_figure_is_in_the_results_file(result):
     missing = [k for k in FIGURES if k not in result or result[k] is None]
     assert not missing
-    for key in ("run_ms", "bare_run_ms", "stepping_ms", "collection_ms", "write_ms", "sweep_run_ms",
-                "sweep_vs_batch_run", "sweep_vs_bare", "memory_growth"):
+    for key in ("run_ms", "bare_run_ms", "stepping_ms", "collection_ms", "write_ms", "sweep_run_ms", "api_vs_model",
+                "run_vs_reference", "bare_vs_reference", "sweep_vs_batch_run", "sweep_vs_bare", "memory_growth"):
         assert _is_number(result[key]) and result[key] > 0, key
     for path in ("sweep", "batch_run"):
         for key in ("runs", "wall_s", "cpu_s", "runs_per_s", "peak_process_mb", "peak_total_mb"):
@@ -72,4 +76,11 @@ def test_profile_names_the_top_costs(result):
 def test_quick_line_has_the_promised_keys(result):
     line = summary_line(result)
     assert set(QUICK_KEYS) <= set(line)
+    assert line["grid"] == "2 points x 2 seeds x 24 months = 4 runs on 1 cores"  # the grid's size is said
     assert json.loads(json.dumps(line)) == line  # one JSON line
+
+
+def test_the_quick_grid_is_large_enough_that_start_up_does_not_dominate():
+    from experiments.benchmark import QUICK
+
+    assert QUICK["grid_points"] * QUICK["grid_seeds"] >= 1000

@@ -1,7 +1,11 @@
-"""Sweeps (`python -m sim -m ...`): launchers agree, failures are recorded, resume, bad specs.
+"""Sweeps (`python -m sim -m ...`): launchers agree, batching changes nothing, failures are
+recorded, resume, bad specs.
 
-Every sweep here is the same small one unless said otherwise: 2 x 2 points (Pakistan's
-tolerance x mediator strength) x 3 seeds, 24 months, written into a pytest tmp folder.
+Every subprocess sweep here is the same small one unless said otherwise: 2 x 2 points
+(Pakistan's tolerance x mediator strength) x 3 seeds, 24 months, written into a pytest
+tmp folder. ``sweep.code_version`` is pinned so that an edit elsewhere in the working tree
+during a test run cannot change the points' identity between two sweeps of one test
+(tests/test_sweep_reliability.py tests the automatic version).
 """
 
 from __future__ import annotations
@@ -17,22 +21,17 @@ import pytest
 from omegaconf import OmegaConf
 
 import sim
-from sim.sweeps.aggregate import load_table
-from sim.config import ConfigError, load_config
 from sim.analysis.metrics import METRIC_NAMES
-from sim.sweeps.sweep import (
-    _is_finished,
-    check_sweep,
-    config_hash,
-    experiment_names,
-    point_id,
-    point_params,
-    sweep_settings,
-    write_parquet_atomic,
-)
+from sim.config import ConfigError, load_config
+from sim.sweeps.aggregate import load_table
+from sim.sweeps.design import Block
+from sim.sweeps.files import done_seeds
+from sim.sweeps.sweep import check_sweep, experiment_names, sweep_settings, write_parquet_atomic
+from sim.sweeps.sweeper import make_batches
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["months=24", "pakistan.tolerance=40,80", "mediators.strength_scale=0.5,1", "sweep.replicates=3"]
+SMALL = ["months=24", "pakistan.tolerance=40,80", "mediators.strength_scale=0.5,1", "sweep.replicates=3",
+         "sweep.code_version=tests"]
 
 
 def sweep(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -48,14 +47,16 @@ def finished_files(folder: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def basic_table(tmp_path_factory) -> pd.DataFrame:
-    """The small sweep through Hydra's basic launcher (one process, jobs in turn)."""
+    """The small sweep through Hydra's basic launcher (one process; batched: one job)."""
     folder = tmp_path_factory.mktemp("basic")
     r = sweep(folder, *SMALL)
     assert r.returncode == 0, r.stderr
+    assert "4 points (4 run, 0 already finished and skipped); 12 runs ok, 0 failed" in r.stdout
     return load_table(folder)
 
 
 # ------------------------------------------------------------------ table and seeds
+@pytest.mark.slow
 def test_one_row_per_point_and_seed_with_every_metric(basic_table):
     t = basic_table
     assert len(t) == 4 * 3
@@ -71,6 +72,7 @@ def test_one_row_per_point_and_seed_with_every_metric(basic_table):
         assert (runs["seed"] == runs["base_seed"] + runs["replicate"]).all()
 
 
+@pytest.mark.slow
 def test_a_sweep_run_equals_the_same_single_run(basic_table):
     row = basic_table[(basic_table["pakistan.tolerance"] == 80.0) & (basic_table["mediators.strength_scale"] == 0.5)
                       & (basic_table["seed"] == 2)].iloc[0]
@@ -80,13 +82,30 @@ def test_a_sweep_run_equals_the_same_single_run(basic_table):
         assert (math.isnan(expected[name]) and math.isnan(row[name])) or row[name] == expected[name], name
 
 
-# -------------------------------------------------------------- launchers agree
-def test_joblib_launcher_gives_the_identical_table(tmp_path, basic_table):
-    r = sweep(tmp_path, *SMALL, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+# ------------------------------------------------------- batching and launchers agree
+@pytest.mark.slow
+def test_unbatched_jobs_give_the_identical_table(tmp_path, basic_table):
+    """One point per job, and Hydra's own basic sweeper (no batching at all): the same table."""
+    r = sweep(tmp_path / "one", *SMALL, "sweep.points_per_job=1")
     assert r.returncode == 0, r.stderr
+    assert "Launching 4 jobs" in r.stderr + r.stdout
+    pd.testing.assert_frame_equal(load_table(tmp_path / "one"), basic_table)
+    r = sweep(tmp_path / "basic", *SMALL, "hydra/sweeper=basic")
+    assert r.returncode == 0, r.stderr
+    assert "12 runs ok, 0 failed" in r.stdout
+    pd.testing.assert_frame_equal(load_table(tmp_path / "basic"), basic_table)
+
+
+@pytest.mark.slow
+def test_joblib_launcher_gives_the_identical_table(tmp_path, basic_table):
+    r = sweep(tmp_path, *SMALL, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "sweep.points_per_job=2")
+    assert r.returncode == 0, r.stderr
+    assert "Launching 2 jobs" in r.stderr + r.stdout  # batched: 4 points, 2 a job
     pd.testing.assert_frame_equal(load_table(tmp_path), basic_table)
+    assert not list(tmp_path.glob("*/.hydra")), "jobs write no .hydra folder unless hydra.output_subdir is set"
 
 
+@pytest.mark.slow
 def test_ray_launcher_on_a_local_cluster_gives_the_identical_table(tmp_path, basic_table, local_ray):
     r = sweep(tmp_path, *SMALL, "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={local_ray.address}",
               env=local_ray.env)
@@ -95,6 +114,7 @@ def test_ray_launcher_on_a_local_cluster_gives_the_identical_table(tmp_path, bas
     pd.testing.assert_frame_equal(load_table(tmp_path), basic_table)
 
 
+@pytest.mark.slow
 def test_submitit_launcher_gives_the_identical_table(tmp_path, basic_table):
     """submitit's local executor: the code path of the SLURM launcher, without SLURM."""
     r = sweep(tmp_path, *SMALL, "hydra/launcher=submitit_local")
@@ -115,18 +135,37 @@ def test_slurm_launcher_config_is_ready():
     assert launcher.partition == "short"
     assert launcher.cpus_per_task == 1
     assert OmegaConf.to_container(launcher)["submitit_folder"].startswith("${hydra.sweep.dir}/")
+    assert cfg.hydra.sweeper._target_.endswith("BatchedSweeper")  # the project's sweeper is the default
+
+
+def _block(point: str, scenario: str = "baseline", base: int = 0) -> Block:
+    return Block(point=point, overrides=[f"scenario={scenario}", f"seed={base}"], params={}, base_seed=base,
+                 replicates=3)
+
+
+def test_batches_keep_a_point_together_and_never_mix_group_choices():
+    blocks = [_block("a"), _block("b"), _block("a", base=3), _block("c"), _block("d", "pressure_first"),
+              _block("e", "pressure_first")]
+    batches = make_batches(blocks, per_job=2)
+    assert sorted(i for b in batches for i in b) == list(range(len(blocks)))  # every block once
+    for batch in batches:
+        assert len({blocks[i].overrides[0] for i in batch}) == 1  # one scenario a job (Hydra composes it once)
+    assert [b for b in batches if 0 in b][0] == [0, 2]  # both seed blocks of point a in one job
+    assert make_batches(blocks, per_job=100) == [[0, 2, 1, 3], [4, 5]]
 
 
 # ----------------------------------------------------------------- fault tolerance
-def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+@pytest.mark.slow
+def test_a_failing_run_is_recorded_and_the_batched_sweep_goes_on(tmp_path):
     # points with base seeds 0 and 3 run seeds 0-2 and 3-5; the run with seed 4 raises
-    args = ["months=24", "pakistan.tolerance=40,80", "seed=0,3", "sweep.replicates=3"]
+    args = ["months=24", "pakistan.tolerance=40,80", "seed=0,3", "sweep.replicates=3", "sweep.code_version=tests",
+            "sweep.points_per_job=2"]
     r = sweep(tmp_path, *args, "sweep.fail_on_seed=4")
     assert r.returncode == 0, r.stderr
     assert "10 runs ok, 2 failed" in r.stdout
-    assert r.stdout.count("FAILED job") == 2
+    assert r.stdout.count("FAILED point") == 2
     t = load_table(tmp_path)
-    assert len(t) == 4 * 3
+    assert len(t) == 4 * 3 and t["point"].nunique() == 2  # seed blocks of one point share its file
     failed = t[t["status"] == "failed"]
     assert list(failed["seed"]) == [4, 4]
     assert failed["error"].str.contains("DeliberateFailure").all()
@@ -135,56 +174,66 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert ok["error"].isna().all()
     assert ok["share_engaged"].notna().all()
 
-    # with retry_failed a re-run redoes only the two points that had a failure
-    before = finished_files(tmp_path)
+    # with retry_failed a re-run redoes only the two failed runs
     r = sweep(tmp_path, *args, "sweep.retry_failed=true")
     assert r.returncode == 0, r.stderr
-    assert "2 run, 2 already finished and skipped" in r.stdout
-    after = finished_files(tmp_path)
-    assert sum(after[k] == before[k] for k in before) == 2
+    assert "2 run, 2 already finished and skipped); 2 runs ok, 0 failed" in r.stdout
     t = load_table(tmp_path)
     assert len(t) == 4 * 3
     assert (t["status"] == "ok").all()
 
 
-def test_an_interrupted_sweep_resumes_without_redoing_or_duplicating(tmp_path, basic_table):
-    # job #2 dies while writing its file, as if the sweep were killed there
-    r = sweep(tmp_path, *SMALL, "sweep.exit_in_job=2")
+@pytest.mark.slow
+def test_an_interrupted_batched_sweep_resumes_without_redoing_or_duplicating(tmp_path, basic_table):
+    # one point per job; job #2 dies while writing its file, as if the sweep were killed there
+    args = [*SMALL, "sweep.points_per_job=1"]
+    r = sweep(tmp_path, *args, "sweep.exit_in_job=2")
     assert r.returncode != 0
     before = finished_files(tmp_path)
     assert len(before) == 2
     assert list((tmp_path / "points").glob(".*.tmp")), "the killed job should leave a half-written temp file"
+    assert list((tmp_path / "points").glob("*.lock")), "... and its claim on the point"
     assert len(load_table(tmp_path)) == 2 * 3  # the half file is never read as a result
 
-    r = sweep(tmp_path, *SMALL)
+    r = sweep(tmp_path, *args)
     assert r.returncode == 0, r.stderr
-    assert "2 run, 2 already finished and skipped" in r.stdout
+    assert "2 run, 2 already finished and skipped" in r.stdout  # the dead job's claim was stale
     after = finished_files(tmp_path)
     assert {k: after[k] for k in before} == before  # finished points not redone
     assert len(after) == 4
-    assert not list((tmp_path / "points").glob(".*.tmp"))
+    assert not list((tmp_path / "points").glob("*.lock"))
     pd.testing.assert_frame_equal(load_table(tmp_path), basic_table)
 
-    r = sweep(tmp_path, *SMALL)
+    r = sweep(tmp_path, *SMALL)  # the default batching: still nothing to do
     assert "0 run, 4 already finished and skipped" in r.stdout
     assert finished_files(tmp_path) == after
-    assert len(load_table(tmp_path)) == 4 * 3
 
 
-def test_a_point_file_counts_as_finished_only_for_the_same_config(tmp_path):
+@pytest.mark.slow
+def test_more_replicates_later_run_only_the_new_seeds(tmp_path):
+    args = ["months=24", "pakistan.tolerance=40,80", "sweep.code_version=tests"]
+    assert sweep(tmp_path, *args, "sweep.replicates=2").returncode == 0
+    r = sweep(tmp_path, *args, "sweep.replicates=3")
+    assert r.returncode == 0, r.stderr
+    assert "2 runs ok, 0 failed" in r.stdout  # seed 2 at each point, not 0-2 again
+    t = load_table(tmp_path)
+    assert sorted(t.groupby("point")["seed"].apply(list).iloc[0]) == [0, 1, 2]
+
+
+def test_seeds_already_in_a_point_file_are_not_run_again(tmp_path):
     path = tmp_path / "p.parquet"
-    rows = pd.DataFrame({"point": ["p", "p"], "seed": [0, 1], "status": ["ok", "failed"], "config_hash": ["h1", "h1"]})
+    rows = pd.DataFrame({"point": ["p", "p"], "base_seed": [0, 0], "replicate": [0, 1], "seed": [0, 1],
+                         "status": ["ok", "failed"], "error": [None, "boom"]})
     write_parquet_atomic(rows, path)
     assert not list(tmp_path.glob(".*.tmp"))
-    assert _is_finished(path, "h1", retry_failed=False)
-    assert not _is_finished(path, "h2", retry_failed=False)  # config changed since: redo, replacing the file
-    assert not _is_finished(path, "h1", retry_failed=True)   # it had a failed run
-    assert not _is_finished(tmp_path / "missing.parquet", "h1", retry_failed=False)
-    (tmp_path / "half.parquet").write_bytes(b"PAR1 half a file")
-    assert not _is_finished(tmp_path / "half.parquet", "h1", retry_failed=False)
+    frame = pd.read_parquet(path)
+    assert done_seeds(frame, retry_failed=False) == {0, 1}
+    assert done_seeds(frame, retry_failed=True) == {0}  # a failed run is redone on request
+    assert done_seeds(None, retry_failed=False) == set()
 
 
 # ------------------------------------------------------------ bad specifications
+@pytest.mark.slow
 @pytest.mark.parametrize("spec, says", [
     ("pakistan.tolerence=1,2", "pakistan.tolerence: unknown parameter; did you mean pakistan.tolerance?"),
     ("pakistan.tolerance=range(5,5)", "pakistan.tolerance: the sweep range(5,5) is empty"),
@@ -206,11 +255,13 @@ def test_a_bad_sweep_fails_at_once_with_one_line(tmp_path, spec, says):
     (["pakistan.tolerance=interval(0,1)"], "not a list of values"),
     (["pakistan.tolerance=range(5"], "cannot read this override"),
     (["pakistan.tolerance=40,40.0"], "lists one point twice"),
+    (["months=null,120"], "lists one point twice"),  # the scenario's own length, spelled out
     (["sweep.replicates=2,3"], "sweep settings cannot be swept"),
     (["experiment=tolerance_x_mediation,spoilers_x_trust"], "one experiment per sweep"),
     (["sweep.replicates=0"], "sweep.replicates: 0 is out of range"),
     (["experiment=spoilers_x_trust", "militants.spoiler_scale=1,-2"], "militants.spoiler_scale: -2.0 is out of range"),
     (["taliban.cohesion=0.5,1.5"], "taliban.cohesion: 1.5 is out of range"),
+    (["seed=0,2", "sweep.replicates=3"], "overlapping seeds (0-2 and 2-4)"),
 ])
 def test_check_sweep_refuses_bad_specifications(spec, says):
     with pytest.raises(ConfigError) as err:
@@ -219,8 +270,26 @@ def test_check_sweep_refuses_bad_specifications(spec, says):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("spec, says", [
+    (["experiment=policy_search", "pakistan.tolerance=interval(-5.0,160.0)"],
+     "pakistan.tolerance: -5.0 is out of range"),
+    (["experiment=policy_search", "pakistan.tolerence=interval(40.0,160.0)"], "pakistan.tolerence: unknown parameter"),
+    (["experiment=policy_search", "pakistan.tolerance=interval(160.0,40.0)"], "is empty"),
+    (["experiment=policy_search", "pakistan.strike_prob=choice(0.1,1.5)"], "pakistan.strike_prob: 1.5 is out of range"),
+    (["experiment=policy_search", "sweep.replicates=choice(1,2)"], "sweep.replicates: cannot be searched"),
+])
+def test_a_search_space_is_checked_against_the_schema(spec, says):
+    with pytest.raises(ConfigError) as err:
+        check_sweep(spec)
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_valid_search_is_accepted_without_expanding_a_grid():
+    assert check_sweep(["experiment=policy_search"]) == []  # Optuna proposes its points; nothing to expand
+
+
 # -------------------------------------------------------------------- experiments
-@pytest.mark.parametrize("name", experiment_names())
+@pytest.mark.parametrize("name", [n for n in experiment_names() if n != "policy_search"])
 def test_named_experiments_are_valid_two_axis_sweeps(name):
     jobs = check_sweep([f"experiment={name}"])
     cfg = load_config(overrides=[f"experiment={name}"])
@@ -236,28 +305,11 @@ def test_the_required_experiments_exist():
     assert {"tolerance_x_mediation", "cohesion_x_sanctuary", "spoilers_x_trust"} <= set(experiment_names())
 
 
-# ------------------------------------------------------------------ point identity
-def test_point_identity_is_the_typed_override_set():
-    cfg = load_config(overrides=["pakistan.tolerance=40"])
-    a = point_params(["pakistan.tolerance=40", "sweep.replicates=5", "experiment=tolerance_x_mediation"], cfg)
-    b = point_params(["pakistan.tolerance=40.0"], cfg)
-    assert a == b == {"pakistan.tolerance": 40.0}
-    assert point_id(a) == point_id(b)
-    assert point_id(a) != point_id({"pakistan.tolerance": 41.0})
-
-
-def test_config_hash_ignores_bookkeeping_but_not_replicates():
-    from sim.config import compose
-
-    base = config_hash(compose(overrides=["months=24"]))
-    assert config_hash(compose(overrides=["months=24", "sweep.progress=false", "sweep.keep_runs=true"])) == base
-    assert config_hash(compose(overrides=["months=24", "sweep.replicates=4"])) != base
-    assert config_hash(compose(overrides=["months=25"])) != base
-
-
 def test_sweep_settings_are_checked():
     from sim.config import compose
 
     assert sweep_settings(compose(overrides=["sweep.replicates=7"])).replicates == 7
     with pytest.raises(ConfigError, match="sweep.replicates"):
         sweep_settings(compose(overrides=["sweep.replicates=-1"]))
+    with pytest.raises(ConfigError, match="sweep.points_per_job"):
+        sweep_settings(compose(overrides=["sweep.points_per_job=0"]))

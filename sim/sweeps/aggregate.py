@@ -32,6 +32,7 @@ import argparse
 import math
 import os
 import re
+import shlex
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ from matplotlib.figure import Figure
 
 from sim.config import CONFIG_DIR
 from sim.analysis.metrics import METRIC_NAMES
-from sim.sweeps.sweep import POINT_SUFFIX, POINTS_DIR, RUN_COLUMNS, STATUS_OK, points_dir
+from sim.sweeps.design import Design, Expected, expected_points, read_designs
+from sim.sweeps.files import POINT_SUFFIX, POINTS_DIR, RUN_COLUMNS, STATUS_OK, points_dir
 
 TABLE_NAME = "sweep_table.parquet"
 FIGURES_DIR = "figures"
@@ -89,28 +91,150 @@ class AggregateError(ValueError):
 
 
 # --------------------------------------------------------------------------- the table
-def load_table(folder: str | Path) -> pd.DataFrame:
-    """All runs of a sweep folder (or of its ``points/`` folder) as one tidy table."""
+DAMAGED_DIR = "damaged"   # sub-folder of points/ where damaged point files are moved aside
+MAX_LISTED = 10           # damaged or missing points named one by one; the rest are counted
+
+
+@dataclass
+class Collected:
+    """What a sweep folder holds: the usable runs, and what is wrong or missing."""
+
+    table: pd.DataFrame | None          # every usable run, or None when there is none
+    damaged: list[tuple[Path, str]]     # point files that cannot be used, and why
+    left_out: list[Path]                # readable point files no design of the current code lists
+    missing: dict[str, list[int]]       # design points (ids) with seeds that have no row
+    expected: dict[str, Expected]       # the designs' points (empty: no design recorded)
+    newest: Design | None               # the newest design record
+
+
+def _check_file(path: Path) -> tuple[pd.DataFrame | None, str]:
+    """A point file's rows, or None and what is wrong with it."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any reader error makes the file unusable
+        return None, f"unreadable ({' '.join(str(exc).split())[:120]})"
+    missing = [c for c in RUN_COLUMNS if c not in frame.columns]
+    if missing:
+        return None, f"no column {missing[0]!r}"
+    if len(frame) == 0:
+        return None, "no rows"
+    if (frame["point"].astype(str) != path.stem).any():
+        return None, f"holds point {frame['point'].iloc[0]!r}, not {path.stem!r} (copied or renamed by hand)"
+    if frame["seed"].duplicated().any():
+        return None, f"holds seed {int(frame.loc[frame['seed'].duplicated(), 'seed'].iloc[0])} twice"
+    return frame, ""
+
+
+def collect(folder: str | Path) -> Collected:
+    """Read a sweep folder's point files against its recorded designs (nothing is changed)."""
     folder = Path(folder)
-    pts = folder if folder.name == POINTS_DIR else points_dir(folder)
+    if folder.name == POINTS_DIR:
+        folder = folder.parent
     if not folder.is_dir():
         raise AggregateError(f"{folder}: no such folder")
+    pts = points_dir(folder)
     files = sorted(p for p in pts.glob(f"*{POINT_SUFFIX}") if not p.name.startswith(".")) if pts.is_dir() else []
-    if not files:
-        raise AggregateError(f"{folder}: no finished sweep points (expected {pts}/*{POINT_SUFFIX}); "
-                             f"run a sweep with python -m sim -m ... hydra.sweep.dir={folder}")
-    table = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
-    dup = table.duplicated(["point", "seed"], keep=False)
-    if dup.any():
-        first = table[dup].iloc[0]
-        times = int(((table["point"] == first["point"]) & (table["seed"] == first["seed"])).sum())
-        raise AggregateError(f"{folder}: run point {first['point']} seed {first['seed']} appears "
-                             f"{times} times; a point file was copied or renamed by hand")
+    expected, newest = expected_points(read_designs(folder))
+    frames, damaged, left_out = [], [], []
+    for path in files:
+        frame, why = _check_file(path)
+        if frame is None:
+            damaged.append((path, why))
+        elif expected and path.stem not in expected:
+            left_out.append(path)
+        else:
+            frames.append(frame)
+    table = _tidy(pd.concat(frames, ignore_index=True)) if frames else None
+    have: dict[str, set[int]] = {}
+    if table is not None:
+        for point, seeds in table.groupby("point")["seed"]:
+            have[str(point)] = {int(s) for s in seeds}
+    missing = {pid: sorted(e.seeds - have.get(pid, set())) for pid, e in expected.items()
+               if e.seeds - have.get(pid, set())}
+    return Collected(table, damaged, left_out, missing, expected, newest)
+
+
+def _tidy(table: pd.DataFrame) -> pd.DataFrame:
     params = param_columns(table)
     metrics = [m for m in METRIC_NAMES if m in table]
     rest = [c for c in table.columns if c not in {"point", *params, *RUN_COLUMNS, *metrics}]
     table = table[["point", *params, *[c for c in RUN_COLUMNS if c != "point"], *metrics, *rest]]
     return table.sort_values([*params, "seed", "point"], kind="stable").reset_index(drop=True)
+
+
+def load_table(folder: str | Path) -> pd.DataFrame:
+    """All usable runs of a sweep folder (or of its ``points/`` folder) as one tidy table.
+
+    Damaged point files and files no design of the current code lists are left out (the
+    command ``python -m sim.aggregate`` names them); raises ``AggregateError`` when no
+    usable run is left.
+    """
+    got = collect(folder)
+    if got.table is None:
+        raise AggregateError(nothing_usable(Path(folder), got))
+    return got.table
+
+
+def nothing_usable(folder: Path, got: Collected) -> str:
+    pts = points_dir(folder.parent if folder.name == POINTS_DIR else folder)
+    found = []
+    if got.damaged:
+        found.append(f"{len(got.damaged)} damaged")
+    if got.left_out:
+        found.append(f"{len(got.left_out)} made by other code or not in the sweep's design")
+    what = f" ({', '.join(found)})" if found else ""
+    if got.newest is not None:
+        return f"{folder}: no usable sweep points{what}; re-run the sweep: {got.newest.command}"
+    return (f"{folder}: no finished sweep points{what} (expected {pts}/*{POINT_SUFFIX}); "
+            f"run a sweep with python -m sim -m ... hydra.sweep.dir={folder}")
+
+
+def redo_command(folder: Path, got: Collected, point: str) -> str:
+    """The command that runs one point (of the designs) again into the folder."""
+    entry = got.expected.get(point)
+    if entry is None:  # not in a recorded design: the sweep's own command redoes whatever is missing
+        return got.newest.command if got.newest else f"the sweep's command (python -m sim -m ... hydra.sweep.dir={folder})"
+    return shlex.join(["python", "-m", "sim", "-m", *entry.blocks[0].overrides, f"hydra.sweep.dir={folder}"])
+
+
+def set_aside(folder: Path, got: Collected) -> list[str]:
+    """Move damaged point files to ``points/damaged/``; return a line for each (with the redo command)."""
+    lines = []
+    aside = points_dir(folder) / DAMAGED_DIR
+    for k, (path, why) in enumerate(got.damaged):
+        aside.mkdir(exist_ok=True)
+        target = aside / path.name
+        os.replace(path, target)
+        if k < MAX_LISTED:
+            lines.append(f"damaged point file {path.name}: {why}; moved to {target}; redo it with: "
+                         f"{redo_command(folder, got, path.stem)}")
+    if len(got.damaged) > MAX_LISTED:
+        lines.append(f"... and {len(got.damaged) - MAX_LISTED} more damaged point files, moved to {aside}")
+    return lines
+
+
+def gap_lines(folder: Path, got: Collected) -> list[str]:
+    """Lines on the design's points without results, and on point files left out."""
+    lines = []
+    if got.missing:
+        runs = sum(len(s) for s in got.missing.values())
+        lines.append(f"missing: {len(got.missing)} of {len(got.expected)} points of the sweep's design have no "
+                     f"results for {runs} runs; re-run the sweep's command to run them (finished points are "
+                     f"skipped): {got.newest.command if got.newest else ''}".rstrip())
+        for point, seeds in list(got.missing.items())[:MAX_LISTED]:
+            lines.append(f"  missing point {point} seeds {_seeds_text(seeds)}: {redo_command(folder, got, point)}")
+        if len(got.missing) > MAX_LISTED:
+            lines.append(f"  ... and {len(got.missing) - MAX_LISTED} more missing points")
+    if got.left_out:
+        lines.append(f"left out: {len(got.left_out)} point files that no design of the current code lists "
+                     f"(made by other code, or by a sweep without a recorded design), e.g. {got.left_out[0]}")
+    return lines
+
+
+def _seeds_text(seeds: list[int]) -> str:
+    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def param_columns(table: pd.DataFrame) -> list[str]:
@@ -120,9 +244,13 @@ def param_columns(table: pd.DataFrame) -> list[str]:
 
 
 def write_table(table: pd.DataFrame, path: Path) -> Path:
+    """Write the table atomically: a temporary file, then a rename (no half table, ever)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -336,21 +464,39 @@ def plot_overview(table: pd.DataFrame, metrics: list[str], axes: list[Axis], tit
 def aggregate(folder: str | Path, metrics: list[str] | None = None, axes: list[str] | None = None,
               figures: bool = True) -> dict[str, Path]:
     """Write the table and figures of a sweep folder; return the paths written."""
+    return aggregate_folder(folder, metrics, axes, figures)[0]
+
+
+def aggregate_folder(folder: str | Path, metrics: list[str] | None = None, axes: list[str] | None = None,
+                     figures: bool = True) -> tuple[dict[str, Path], list[str], Collected]:
+    """The command's work: the paths written, the lines on damaged, missing and left-out
+    points, and what the folder holds. A table from an earlier aggregation is removed
+    first, so a failure never leaves a stale table in place."""
     folder = Path(folder)
     if folder.name == POINTS_DIR:
         folder = folder.parent
-    table = load_table(folder)
+    if not folder.is_dir():
+        raise AggregateError(f"{folder}: no such folder")
+    unknown = [m for m in metrics or [] if m not in METRIC_NAMES]
+    if unknown:
+        raise AggregateError(f"--metrics: unknown metric {unknown[0]!r}; allowed: {', '.join(METRIC_NAMES)}")
+    (folder / TABLE_NAME).unlink(missing_ok=True)
+    got = collect(folder)
+    notes = set_aside(folder, got) + gap_lines(folder, got)
+    if got.table is None:
+        raise AggregateError(nothing_usable(folder, got))
+    table = got.table
     paths = {"table": write_table(table, folder / TABLE_NAME)}
     if not figures:
-        return paths
+        return paths, notes, got
     experiment = read_experiment(folder)
     chosen = choose_axes(table, experiment, axes)
     metrics = list(metrics or experiment.get("metrics") or DEFAULT_METRICS)
     unknown = [m for m in metrics if m not in METRIC_NAMES]
     if unknown:
-        raise AggregateError(f"--metrics: unknown metric {unknown[0]!r}; allowed: {', '.join(METRIC_NAMES)}")
+        raise AggregateError(f"experiment.metrics: unknown metric {unknown[0]!r}; allowed: {', '.join(METRIC_NAMES)}")
     if not chosen:
-        return paths
+        return paths, notes, got
     out = folder / FIGURES_DIR
     out.mkdir(exist_ok=True)
     title = experiment.get("title", "")
@@ -360,7 +506,7 @@ def aggregate(folder: str | Path, metrics: list[str] | None = None, axes: list[s
     if len(chosen) >= 2:
         paths["overview"] = out / "overview.png"
         plot_overview(table, metrics, chosen, title).savefig(paths["overview"], dpi=90)
-    return paths
+    return paths, notes, got
 
 
 def summary_lines(table: pd.DataFrame) -> list[str]:
@@ -382,21 +528,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics", help="comma-separated metrics to draw (default: the experiment's, or a standard set)")
     ap.add_argument("--axes", help="comma-separated swept parameters to draw as x,y (default: the experiment's axes)")
     ap.add_argument("--no-figures", action="store_true", help="write the table only")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit with code 1 when a point file is damaged or a point of the design has no results")
     args = ap.parse_args(argv)
     try:
-        paths = aggregate(args.folder, args.metrics.split(",") if args.metrics else None,
-                          args.axes.split(",") if args.axes else None, figures=not args.no_figures)
+        paths, notes, got = aggregate_folder(args.folder, args.metrics.split(",") if args.metrics else None,
+                                             args.axes.split(",") if args.axes else None,
+                                             figures=not args.no_figures)
     except AggregateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    table = pd.read_parquet(paths["table"])
-    for line in summary_lines(table):
+    for note in notes:
+        print(f"warning: {note}" if not note.startswith("  ") else note, file=sys.stderr)
+    for line in summary_lines(got.table):
         print(line)
+    if got.missing:
+        print(f"Incomplete: {len(got.missing)} of {len(got.expected)} points of the sweep's design lack results "
+              f"(see the warnings above).")
     print(f"Table:   {paths['table']}")
     figs = [p for k, p in paths.items() if k != "table"]
     if figs:
         print(f"Figures: {figs[0].parent}/ ({', '.join(p.name for p in figs)})")
-    return 0
+    return 1 if args.strict and (got.damaged or got.missing) else 0
 
 
 if __name__ == "__main__":
