@@ -42,7 +42,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mesa
 import numpy as np
@@ -53,8 +53,7 @@ from sim.config import start
 from sim.config.loading import config_dirs, load_config
 from sim.config.schema import Config
 
-if TYPE_CHECKING:
-    from sim.model.policy_model import PolicyModel
+# A model here is a ``sim.model.policy_model.PolicyModel`` (typed as mesa.Model: that module imports this one).
 
 # Attributes that wire an object into its model rather than describe its state.
 WIRING = frozenset({"model", "unique_id", "pos", "params"})
@@ -80,7 +79,7 @@ class Snapshot:
 
 
 # ------------------------------------------------------------------ the objects carried
-def carried_objects(model: PolicyModel) -> dict[str, Any]:
+def carried_objects(model: mesa.Model) -> dict[str, Any]:
     """Every object whose state is handed over, by a name shared by the replay and the run."""
     out: dict[str, Any] = {"world": model.world, "pakistan": model.pakistan, "taliban": model.taliban,
                            "influences": model.influences}
@@ -95,7 +94,7 @@ def state_of(obj: Any) -> dict[str, Any]:
             if k not in WIRING and not isinstance(v, (mesa.Model, mesa.Agent))}
 
 
-def model_streams(model: PolicyModel) -> dict[str, Any]:
+def model_streams(model: mesa.Model) -> dict[str, Any]:
     """The model's own random generators (its named streams and Mesa's), by attribute name."""
     return {k: v for k, v in vars(model).items() if isinstance(v, (np.random.Generator, random.Random))}
 
@@ -190,7 +189,7 @@ def replay_config(seed: int, draw: int) -> Config:
     return config
 
 
-def end_holds(model: PolicyModel) -> None:
+def end_holds(model: mesa.Model) -> None:
     """End every dated hold still running as the record ends (latest first, so overlaps unwind).
 
     A held parameter returns to its earlier value and a forced stance, instrument or
@@ -381,7 +380,7 @@ def apply_today(config: Config, today: dict[str, Any]) -> list[str]:
     return applied
 
 
-def hand_over(model: PolicyModel, snap: Snapshot) -> None:
+def hand_over(model: mesa.Model, snap: Snapshot) -> None:
     """Copy the snapshot's state into the run's objects (in place: their identities stay)."""
     objects = carried_objects(model)
     for name, state in snap.states.items():
@@ -399,7 +398,7 @@ def hand_over(model: PolicyModel, snap: Snapshot) -> None:
         state.attractions.decay = state.params.attraction_decay
 
 
-def take_over(model: PolicyModel) -> Snapshot | None:
+def take_over(model: mesa.Model) -> Snapshot | None:
     """``start=today``: continue the record (the steps above). Returns the snapshot the run continues.
 
     Returns None for ``start=stylized`` and for the history scenario itself.
