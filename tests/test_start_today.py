@@ -230,3 +230,28 @@ def test_cli_refuses_an_unknown_start_with_one_line():
     out = subprocess.run([sys.executable, "-m", "sim", "start=tomorrow"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip() == "error: start: 'tomorrow' is not allowed; allowed values: today, stylized"
+
+
+# ------------------------------------------------------------------ the dashboard
+def test_dashboard_draws_the_replayed_record_before_the_future(tmp_path):
+    from matplotlib import colors
+    import matplotlib.pyplot as plt
+
+    from sim.output import dashboard
+
+    model = sim.build_model("baseline", seed=0, months=12).run()
+    both = dashboard.with_history(model.frame(), model.replay_frame)
+    assert len(both) == len(model.replay_frame) + 12 and both["date"].is_monotonic_increasing
+    drawn = []
+    original = dashboard.shade_history
+    dashboard.shade_history = lambda axes, start, end: (drawn.append((start, end)), original(axes, start, end))
+    try:
+        path = dashboard.plot_run(model.frame(), tmp_path / "d.png", history=model.replay_frame)
+        dashboard.plot_run(model.frame(), tmp_path / "s.png")   # no history: nothing shaded
+    finally:
+        dashboard.shade_history = original
+    assert path.stat().st_size > 20_000
+    assert drawn == [(model.replay_frame["date"].iloc[0], model.frame()["date"].iloc[0])]
+    assert colors.to_hex(dashboard.RECORD_COLOUR) not in {colors.to_hex(c) for c in
+                                                          (*dashboard.STANCE_COLOURS.values(), *dashboard.GROUP_COLOURS.values())}
+    plt.close("all")
