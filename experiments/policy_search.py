@@ -449,14 +449,28 @@ def _lever_value(lv: dict, value: float) -> str:
     return f"{int(round(value))}" if lv["kind"] == "integer" else f"{value:.3g}"
 
 
-def _side(values: pd.Series, lv: dict) -> str:
-    """Where in its range a lever sits across the Pareto policies, in words."""
-    u = (values.astype(float) - lv["low"]) / (lv["high"] - lv["low"])
-    if u.max() - u.min() > 0.6:
-        return "anywhere in its range (it hardly decides the trade-off)"
-    centre = float(u.mean())
-    where = "the low end" if centre < 1 / 3 else "the high end" if centre > 2 / 3 else "the middle"
-    return f"near {where} ({_lever_value(lv, float(values.min()))} – {_lever_value(lv, float(values.max()))})"
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _lever_sentence(front: pd.Series, lv: dict, default: float) -> str:
+    """How a lever changes along the Pareto front (fewest deaths first) and where it sits against today's default."""
+    values = front.astype(float).reset_index(drop=True)
+    text = _lower_first(lv["label"])
+    if len(values) < 3 or values.nunique() < 2:
+        trend = f"is {_lever_value(lv, float(values.iloc[0]))}" if values.nunique() < 2 else \
+            f"ranges {_lever_value(lv, float(values.min()))}–{_lever_value(lv, float(values.max()))}"
+    else:
+        rho = float(values.corr(pd.Series(np.arange(len(values)), dtype=float), method="spearman"))
+        ends = (f"from {_lever_value(lv, float(values.iloc[0]))} at the fewest-deaths end to "
+                f"{_lever_value(lv, float(values.iloc[-1]))} at the longest-thaw end")
+        trend = (f"rises along the front ({ends})" if rho >= 0.6 else f"falls along the front ({ends})"
+                 if rho <= -0.6 else f"varies without a clear order along the front "
+                 f"({_lever_value(lv, float(values.min()))}–{_lever_value(lv, float(values.max()))})")
+    above = int((values > default).sum())
+    side = ("always above" if above == len(values) else "always below" if above == 0 and (values < default).all()
+            else f"{above} of {len(values)} above")
+    return f"{text} {trend}, {side} today's default {_lever_value(lv, float(default))}"
 
 
 def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, defaults: dict) -> list[str]:
@@ -488,9 +502,9 @@ def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, d
             lines.append(f"- **{name}** ({_f(r[THAW])} months, {_f(r[DEATHS])} deaths a month): "
                          + (f"beaten on both counts by {', '.join(beaten.index)}." if len(beaten)
                             else "no Pareto policy beats it on both counts."))
-    shared = [f"{lv['label'][:1].lower() + lv['label'][1:]} {_side(search.pareto[lv['key']], lv)}"
-              for lv in search.levers]
-    lines.append("- **What the best policies set**: " + "; ".join(shared) + ".")
+    shared = [_lever_sentence(search.pareto[lv["key"]], lv, defaults[lv["key"]]) for lv in search.levers]
+    lines.append("- **What the best policies set** (P1 has the fewest deaths, the last the longest thaw): "
+                 + "; ".join(shared) + ".")
     moved = []
     for name, row in fresh.iterrows():
         search_row = search.pareto.set_index("policy").loc[name]
@@ -554,7 +568,7 @@ def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_fr
         f"- **Fit check**: EMA Workbench (`sim.ema_model`) ran the Pareto policies and Pakistan's default settings "
         f"in the same {settings['robustness']['worlds']} uncertain worlds (a Latin hypercube of the sensitivity "
         f"ranges, configs/sensitivity/default.yaml), {settings['robustness']['seeds']} seeds each.",
-        f"- This command took {seconds / 60:.1f} min (search and checks).",
+        f"- The search and checks took {_f(seconds / 60)} min (one process).",
         "",
         "## In short",
         "",
@@ -626,14 +640,21 @@ def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_fr
 
 
 # ---------------------------------------------------------------------------- the command
-def run(settings: dict, analyse_only: bool = False, log=_log) -> dict[str, Path]:
+def run(settings: dict, analyse_only: bool = False, redraw: bool = False, log=_log) -> dict[str, Path]:
     start = time.perf_counter()
-    if not analyse_only:
+    if not (analyse_only or redraw):
         run_search(settings, log)
     search = read_search(settings["search_dir"])
     log(f"search: {len(search.trials)} trials, {len(search.pareto)} on the Pareto front ({search.folder})")
-    chance = chance_check(search, settings, log)
-    robust_frame = robustness(search, settings, log)
+    if redraw:
+        saved = [search.folder / f"{name}.csv" for name in ("policy_search_fresh", "policy_search_worlds")]
+        if not all(path.is_file() for path in saved):
+            raise ConfigError(f"{search.folder}: no saved checks to redraw from; run with --analyse-only")
+        chance, robust_frame = (pd.read_csv(path) for path in saved)
+        robust_frame[["world", "policy"]] = robust_frame[["world", "policy"]].astype(str)
+    else:
+        chance = chance_check(search, settings, log)
+        robust_frame = robustness(search, settings, log)
     robust = robustness_summary(robust_frame)
     defaults = default_levers(search)
     report_dir = settings["report_dir"]
@@ -647,15 +668,20 @@ def run(settings: dict, analyse_only: bool = False, log=_log) -> dict[str, Path]
     for name, frame in tables.items():
         paths[name] = search.folder / f"{name}.csv"
         frame.to_csv(paths[name], index=False)
+    timing = search.folder / "policy_search_timing.json"  # how long the checks took, kept for --redraw
+    if not redraw:
+        timing.write_text(json.dumps({"seconds": time.perf_counter() - start}) + "\n")
+    seconds = json.loads(timing.read_text())["seconds"] if timing.is_file() else float("nan")
     report = write_report(search, settings, chance, robust_frame, robust, defaults, images,
-                          report_dir / "policy_search.md", time.perf_counter() - start)
+                          report_dir / "policy_search.md", seconds)
     return {"report": report, **images, **paths}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m experiments.policy_search", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a smoke run at a tiny size (the settings' quick: section)")
-    ap.add_argument("--analyse-only", action="store_true", help="no search: report from the finished search")
+    ap.add_argument("--analyse-only", action="store_true", help="no search: check and report the finished search")
+    ap.add_argument("--redraw", action="store_true", help="no runs at all: redraw the report from the saved checks")
     ap.add_argument("--search-dir", type=Path, help="the search's folder (default: the settings' search_dir)")
     ap.add_argument("--report-dir", type=Path, help="where policy_search.md and img/ go (default: docs/)")
     ap.add_argument("--fresh-seeds", type=int, help="fresh seeds per policy and scenario")
@@ -672,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.report_dir is not None:
             settings["report_dir"] = args.report_dir.resolve()
         start = time.perf_counter()
-        paths = run(settings, args.analyse_only)
+        paths = run(settings, args.analyse_only, args.redraw)
         print(f"wrote {paths['report']} and {len(paths) - 1} more files [{time.perf_counter() - start:.0f} s]")
 
     return exit_code(work)
