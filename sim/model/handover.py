@@ -276,20 +276,23 @@ def _load(path: Path) -> Snapshot | None:
         with open(path, "rb") as fh:
             snap = pickle.load(fh)
         return snap if isinstance(snap, Snapshot) else None
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
         return None  # unreadable or from older code: computed again
 
 
 def _store(path: Path, snap: Snapshot) -> None:
     """Write atomically (temporary file, then rename): a reader never sees half a snapshot."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(snap, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only or full disk only costs the replay again next time
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        # A read-only or full disk, or state that cannot be pickled, only costs the replay again next time.
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def snapshot(model_class: type, seed: int, draw: int) -> Snapshot:
