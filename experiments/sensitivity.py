@@ -324,7 +324,7 @@ def write_design(settings: Settings, folder: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------- runs
 def sweep_command(settings: Settings, folder: Path, points: int) -> list[str]:
     """The multirun that runs the design through the sweep machinery (sim/sweeps/sweep.py)."""
-    cmd = [sys.executable, "-m", "sim", "-m", f"+sweep.design={folder / DESIGN_FILE}",
+    cmd = [sys.executable, "-m", "sim", "-m", f"++sweep.design={folder / DESIGN_FILE}",  # (++: whether or not the sweep config lists the key)
            f"+design_row=range(0,{points})", f"scenario={settings.scenario}", f"months={settings.months}",
            f"seed={settings.base_seed}", f"sweep.replicates={settings.seeds}", f"hydra.sweep.dir={folder / SWEEP_DIR}"]
     if settings.jobs > 1:
