@@ -296,7 +296,6 @@ def test_many_seeds_show_the_spread_and_download_one_row_per_seed_and_month(page
     assert len(table) == N_SEEDS * 6
     assert table["seed"].nunique() == N_SEEDS and set(table["month"]) == set(range(6))
     assert table.groupby("seed").size().eq(6).all()
-    screenshot(page, "app_many.png")
     page.locator(".teach-many-off").click()
     for name in CHARTS:
         expect(page.locator(f".teach-chart-{name}")).to_have_attribute("data-view", "run")
@@ -329,12 +328,18 @@ def test_a_narrow_window_keeps_the_four_charts_readable_on_one_screen(server, br
         context.close()
 
 
-def test_the_overview_screenshot_after_three_years(page):
-    """The README's picture: three years of the default run, played with ▶ and paused."""
+def test_the_overview_and_many_seed_screenshots_after_three_years(page):
+    """The README's pictures: three years of the default run, played with ▶ and paused; then its 20 seeds."""
     page.locator(".teach-play").click()
     page.wait_for_function("() => Number(/Month (\\d+)/.exec(document.querySelector('.teach-month').innerText)[1])"
                            " >= 36")
     page.locator(".teach-play", has_text="Pause").click()
     expect(page.locator(".teach-step")).to_be_enabled()
-    wait_for_month(page, month_shown(page))
+    month = month_shown(page)
+    wait_for_month(page, month)
     screenshot(page, "app_overview.png")
+    page.locator(".teach-many").click()
+    for name in CHARTS:
+        expect(page.locator(f".teach-chart-{name}")).to_have_attribute("data-view", "many")
+        expect(page.locator(f".teach-chart-{name}")).to_have_attribute("data-months", str(month))
+    screenshot(page, "app_many.png")

@@ -40,6 +40,7 @@ from sim.app.app_settings import (
     start_supported,
 )
 from sim.config import ConfigError, scenario_names
+from solara.components.echarts import EchartsWidget
 from sim.config.calendar import add_months
 
 TITLE = "Pakistan and the Afghan Taliban: one step forward, two steps back?"
@@ -60,23 +61,24 @@ INSTRUMENT_LABELS = {
     "strikes": "Strikes on TTP camps in Afghanistan (last resort)",
 }
 ENVOY_WORDS = {"charge_d_affaires": "chargé d'affaires", "ambassador": "ambassadors"}
+MARKER_KEY = "Markers: ▼ strikes · ■ border shut · ● ceasefire · ◆ a mediator steps in (click one: its month in the Log)"
 RNG_NOTE = ("Both paths start from the same settings and seed. Once your choice differs from the model's, the "
             "chance events (attacks, ceasefires, returns) differ too: compare the pattern, not single months.")
 
 PAGE_CSS = """
 html, body { overflow: hidden; }
-.teach-root { height: 100vh; display: flex; flex-direction: column; font-size: 15px; }
-.teach-bar { display: flex; align-items: center; flex-wrap: wrap; gap: 6px 10px; padding: 4px 10px;
+.teach-root { height: 100vh; display: grid; font-size: 15px;
+              grid-template-columns: minmax(0, 1fr) clamp(300px, 31vw, 470px); grid-template-rows: auto minmax(0, 1fr); }
+.teach-live { display: contents; }
+.teach-bar { grid-column: 1 / 3; grid-row: 1; display: flex; align-items: center; flex-wrap: wrap; gap: 6px 10px; padding: 4px 10px;
              border-bottom: 1px solid #ddd; background: #fafafa; }
 .teach-bar .v-btn { font-size: 15px !important; text-transform: none; letter-spacing: 0; }
 .teach-month { font-size: 19px; font-weight: 700; margin-right: 6px; white-space: nowrap; }
 .teach-chip { color: white; padding: 2px 10px; border-radius: 12px; font-weight: 600; white-space: nowrap; }
-.teach-body { flex: 1 1 auto; display: flex; min-height: 0; }
-.teach-charts { flex: 1 1 auto; display: grid; grid-template-columns: 1fr 1fr; grid-template-rows: 1fr 1fr;
+.teach-charts { grid-column: 1; grid-row: 2; display: grid; grid-template-columns: 1fr 1fr; grid-template-rows: 1fr 1fr;
                 gap: 4px; padding: 4px; min-width: 0; }
 .teach-chart { min-width: 0; min-height: 0; border: 1px solid #e4e4e4; border-radius: 4px; background: white; }
-.teach-side { flex: 0 0 clamp(300px, 31vw, 470px); max-width: clamp(300px, 31vw, 470px); min-width: 0;
-              overflow: hidden; border-left: 1px solid #ddd; display: flex;
+.teach-side { grid-column: 2; grid-row: 2; min-width: 0; overflow: hidden; border-left: 1px solid #ddd; display: flex;
               flex-direction: column; min-height: 0; }
 .teach-side .v-tabs { flex: 0 0 auto; }
 .teach-side .v-tab { font-size: 14px !important; text-transform: none; letter-spacing: 0; min-width: 0;
@@ -98,6 +100,7 @@ html, body { overflow: hidden; }
     font-size: 14px; color: #222; }
 .teach-pane .v-btn-toggle .v-btn, .teach-pane .v-btn { text-transform: none; letter-spacing: 0; }
 .teach-apply-cue { color: #8a4b00; font-weight: 600; }
+.teach-marker-key { font-size: 13px; color: #444; }
 .teach-error { color: #b00020; font-weight: 600; }
 .teach-notice li { margin-bottom: 4px; }
 @media (max-width: 1100px) { .teach-month { font-size: 17px; } .teach-bar .v-btn { padding: 0 8px !important; } }
@@ -192,9 +195,7 @@ STANCE_CHIP = {"engage": PALETTE["engage"], "pressure": PALETTE["pressure"]}
 
 
 # ----------------------------------------------------------------------- top bar
-@solara.component
-def StatusBar(state: AppState):
-    state.tick.value  # redraw every month
+def status_bar(state: AppState) -> None:
     model = state.model.value
     with solara.Div(classes=["teach-group", "teach-status"]):
         status_chips(model, model.snapshot())
@@ -214,12 +215,11 @@ def status_chips(model: TeachingModel, snap: Snapshot) -> None:
         chip("You play Pakistan", "#1f78b4", "teach-chip-play")
     if model.finished:
         chip("Run over: Restart for a new one", "#555", "teach-chip-over")
+    solara.Text(MARKER_KEY, classes=["teach-marker-key"])
 
 
-@solara.component
-def Controls(state: AppState):
+def controls(state: AppState) -> None:
     playing = state.playing.value
-    state.tick.value
     model = state.model.value
     finished = model.finished
 
@@ -253,14 +253,13 @@ def control_buttons(state: AppState, playing: bool, finished: bool, model: Teach
     with solara.Div(classes=["teach-speed"]):
         solara.SliderInt(f"Speed: {state.speed.value} months a second", value=state.speed, min=SPEEDS[0],
                          max=SPEEDS[1])
-    ManySeedsButton(state)
+    many_seeds_button(state)
     solara.FileDownload(lambda: state.model.value.frame().to_csv(index=False).encode(),
                         filename=f"run_{model.scenario_name}_seed{model.run_seed}.csv",
                         label="Download this run (CSV)", mime_type="text/csv")
 
 
-@solara.component
-def ManySeedsButton(state: AppState):
+def many_seeds_button(state: AppState) -> None:
     ensemble: Ensemble | None = state.ensemble.value
     progress = state.ensemble_progress.value
     request = state.many_request.value
@@ -304,9 +303,7 @@ def many_seeds_controls(state: AppState, ensemble: Ensemble | None, progress, st
 
 
 # ----------------------------------------------------------------------- charts
-@solara.component
-def Charts(state: AppState):
-    state.tick.value
+def charts(state: AppState) -> None:
     model = state.model.value
     ensemble = state.ensemble.value
     snap: Snapshot = model.snapshot()
@@ -327,11 +324,23 @@ def Charts(state: AppState):
     months = len(snap.frame) if ensemble is None else ensemble.months
     with solara.Div(classes=["teach-charts"]):
         for name in CHARTS:
-            solara.FigureEcharts(all_options[name], on_click=clicked, responsive=True,
-                                 attributes={"class": f"teach-chart teach-chart-{name}", "data-months": str(months),
-                                             "data-view": "many" if ensemble is not None else "run",
-                                             "data-ghost": "1" if state.ghost.value is not None else "0",
-                                             "style": "height: 100%; width: 100%"})
+            Chart(name, all_options[name], clicked, {
+                "class": f"teach-chart teach-chart-{name}", "data-months": str(months),
+                "data-view": "many" if ensemble is not None else "run",
+                "data-ghost": "1" if state.ghost.value is not None else "0",
+                "style": "height: 100%; width: 100%"})
+
+
+@solara.component
+def Chart(name: str, option: dict, on_click, attributes: dict):
+    """One chart: its option goes straight to the widget, so the page's renderer never walks the numbers."""
+    element = EchartsWidget.element(on_click=on_click, attributes=attributes, responsive=True)
+
+    def send():
+        solara.get_widget(element).option = option
+
+    solara.use_effect(send, [id(option)])
+    return element
 
 
 # ----------------------------------------------------------------------- side panel
@@ -528,9 +537,16 @@ def Page():
     solara.Title(TITLE)
     solara.Style(PAGE_CSS)
     with solara.Div(classes=["teach-root"]):
+        Live(state)
+        SidePanel(state)
+
+
+@solara.component
+def Live(state: AppState):
+    """Everything that changes each month, in one component: one render pass a month, not one per part."""
+    state.tick.value
+    with solara.Div(classes=["teach-live"]):
         with solara.Div(classes=["teach-bar"]):
-            Controls(state)
-            StatusBar(state)
-        with solara.Div(classes=["teach-body"]):
-            Charts(state)
-            SidePanel(state)
+            controls(state)
+            status_bar(state)
+        charts(state)

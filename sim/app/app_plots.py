@@ -80,9 +80,14 @@ def month_label(value) -> str:
     return f"{pd.Timestamp(value):%Y-%m}"
 
 
-def _values(series: pd.Series, scale: float = 1.0, digits: int = 3) -> list:
-    return [None if v is None or not np.isfinite(v) else round(float(v) * scale, digits)
-            for v in series.to_numpy(float)]
+def _values(series, scale: float = 1.0, digits: int = 3) -> list:
+    """Numbers for the browser: rounded (fewer bytes to send), a missing value as None (a gap in the line)."""
+    values = np.round(np.asarray(series, dtype=float) * scale, digits)
+    finite = np.isfinite(values)
+    out = values.tolist()
+    if not finite.all():
+        out = [v if ok else None for v, ok in zip(out, finite)]
+    return out
 
 
 def militant_groups(frame: pd.DataFrame) -> list[str]:
@@ -182,7 +187,7 @@ def _strip(option: dict, data: ChartInput) -> None:
                              "tooltip": {"show": False}, "silent": True})
     option["visualMap"].append({"show": False, "min": 0, "max": 1, "dimension": 2, "seriesIndex": index,
                                 "inRange": {"color": [PALETTE["pressure"], PALETTE["engage"]]}})
-    lines = log_by_month(data.log or [])
+    lines = data.log_lines
     labels = data.axis.labels
     for kind, months in data.events.items():
         label, symbol, rotate = MARKERS[kind]
@@ -261,6 +266,10 @@ class ChartInput:
     @cached_property
     def stances(self) -> tuple[list, list]:
         return _stances(self)
+
+    @cached_property
+    def log_lines(self) -> dict[str, list[str]]:
+        return log_by_month(self.log or [])
 
 
 def _padded(values: list, n: int) -> list:
