@@ -1,0 +1,27 @@
+"""The app's page rendered in this process (no browser): the links between its parts."""
+
+from __future__ import annotations
+
+import ipyvuetify as v
+import solara
+from solara.components.echarts import EchartsWidget
+
+from sim.app.app import Page
+
+
+def test_clicking_an_event_marker_opens_the_log_at_that_month():
+    box, rc = solara.render(Page(), handle_error=False)
+    step = rc.find(v.Btn, children=["Step"]).widget
+    for _ in range(14):
+        step.click()
+    chart = rc.find(EchartsWidget).widgets[0]
+    markers = [s for s in chart.option["series"] if s["type"] == "scatter" and s["data"]]
+    assert markers, "no marked event in 14 months of the default run"
+    point = markers[0]["data"][0]
+    chart.vue_on_click({"seriesName": markers[0]["name"], "data": point})
+    shown = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets]
+    html = next((text for text in shown if "teach-log-line" in text), "")  # the Log tab is open
+    selected = [part for part in html.split("<div") if "teach-log-selected" in part]
+    assert selected, "no line of the clicked month is highlighted"
+    first_line = point["name"].split(" · ")[0]
+    assert any(first_line.replace("'", "&#x27;") in part or first_line in part for part in selected)
