@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,7 @@ ANALYSIS_CONFIG_DIRS = ("compare", "sensitivity", "calibration", "experiment", "
 NEUTRAL_FIELDS = ("seed", "output")
 NEUTRAL_EXTRAS = ("hydra", "sweep", "experiment", "metrics")
 CONFIG_FILE = "config.json"    # the config of a cache folder, for a reader who opens it
+PLAIN_LOG_SECONDS = 10.0       # progress lines at most this often when stderr is a log file, not a terminal
 
 
 @lru_cache(maxsize=1)
@@ -156,7 +158,7 @@ def run_frames(tasks: Sequence[tuple[Config, int]], columns: Sequence[str], cach
         work = (delayed(_run_and_store)(*unique[key], columns, paths[key]) for key in pending)
         results = Parallel(n_jobs=jobs, return_as="generator")(work)
         bar = tqdm(results, total=len(pending), desc=desc, unit="run", disable=None if progress is None else not progress,
-                   leave=False)
+                   leave=False, mininterval=0.1 if sys.stderr.isatty() else PLAIN_LOG_SECONDS)
         for key, frame in zip(pending, bar):
             frames[key] = frame
     return RunFrames([frames[key] for key in keys], ran=len(pending), reused=len(unique) - len(pending))
