@@ -1161,8 +1161,7 @@ def write_report(settings: Settings, a: Analysis, meta: dict, images: dict[str, 
                 f"Cases: {k} of {n_pts} points ({k / n_pts:.0%}): the density of the whole box, to compare the "
                 "boxes' densities with.", ""]
         if not boxes:
-            out += ["No box found.", ""]
-            continue
+            out += ["PRIM found no box.", ""]
         for b_i, b in enumerate(boxes):
             out += [f"**Box {b_i + 1}**: coverage {b.coverage:.2f}, density {b.density:.2f}, mass {b.mass:.2f} "
                     f"({b.cases} cases among {b.points} points)"

@@ -252,11 +252,12 @@ def test_the_command_reports_bad_input_in_one_line(capsys):
 
 # --------------------------------------------------------------------- design-file sweeps
 def _design_sweep(folder: Path, design: Path, rows: int, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", "-m", f"+sweep.design={design}", f"+design_row=range(0,{rows})",
+    return subprocess.run([sys.executable, "-m", "sim", "-m", f"++sweep.design={design}", f"+design_row=range(0,{rows})",
                            "months=12", "sweep.replicates=2", "sweep.progress=false", f"hydra.sweep.dir={folder}",
                            *extra], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ))
 
 
+@pytest.mark.slow
 def test_a_design_file_sweeps_its_rows_like_any_sweep(tmp_path):
     design = tmp_path / "design.csv"
     pd.DataFrame({"pakistan.tolerance": [40.0, 80.5, 120.0],
@@ -309,6 +310,7 @@ def test_a_design_sweep_needs_both_keys(tmp_path, lines, says):
 
 
 # ------------------------------------------------------------------- the whole experiment
+@pytest.mark.slow
 def test_the_quick_experiment_runs_through_the_sweep_and_writes_every_output(tmp_path):
     out, report = tmp_path / "run", tmp_path / "report"
     r = subprocess.run([sys.executable, "-m", "experiments.sensitivity", "--quick", "--out", str(out),
