@@ -9,7 +9,8 @@ own applies to every scenario (e.g. ``start=today``). Every scenario runs seeds
 0..N-1, the same seeds (common random numbers; ``--independent`` gives B other seeds,
 to see what that costs), and each scenario after the first is compared with the first.
 
-Into ``DIR/A_vs_B/`` (default ``results/compare/``) for each B:
+Into ``DIR/A_vs_B/`` (default ``results/compare/``; ``A_vs_B_independent-seeds/`` with
+``--independent``) for each B:
 
 * ``effects.csv``: per headline total and pattern metric, ``metric, a_mean, b_mean,
   effect, low, high`` (B - A and its paired bootstrap interval over seeds), then
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="output folder (default in configs/compare)")
     ap.add_argument("--independent", action="store_true",
                     help="give B other seeds than A (no common random numbers), to see what pairing buys")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # options may come between the scenarios and key=value words
     plt.switch_backend("Agg")  # files only, no window
 
     def work() -> None:
@@ -274,11 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{comparison.ran} runs done, {comparison.reused} reused from {out / 'runs'}")
         shown = list(dict.fromkeys(["share_engaged", *settings.forest_metrics]))
         for i in range(1, len(comparison.arms)):
-            folder = pair_folder(out, comparison.arms[0], comparison.arms[i])
+            folder = pair_folder(out, comparison.arms[0], comparison.arms[i], comparison.independent)
             plot_pair(comparison, i, folder / "compare.png")
             print_pair(comparison, i, folder, shown)
         if len(comparison.arms) > 2:
-            folder = group_folder(out, comparison.arms)
+            folder = group_folder(out, comparison.arms, comparison.independent)
             plot_forest(comparison, folder / "forest.png")
             print(f"summary of all comparisons: {folder / 'summary.csv'}, {folder / 'forest.png'}")
 

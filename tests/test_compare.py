@@ -214,8 +214,8 @@ def test_cli_writes_tables_and_figures_for_several_scenarios(tmp_path, capsys):
     from experiments import compare as cli
 
     out = tmp_path / "out"
-    argv = ["baseline", "no_mediators", "china_mediation+mediators.strength_scale=2", "--seeds", "3",
-            "--months", "12", "--out", str(out)]
+    argv = ["baseline", "no_mediators", "--seeds", "3", "china_mediation+mediators.strength_scale=2",
+            "--months", "12", "--out", str(out)]  # options may sit between the scenarios
     assert cli.main(argv) == 0
     for b in ("no_mediators", "china_mediation+mediators.strength_scale=2"):
         folder = out / f"baseline_vs_{b}"
@@ -228,6 +228,10 @@ def test_cli_writes_tables_and_figures_for_several_scenarios(tmp_path, capsys):
     assert "9 runs done, 0 reused" in capsys.readouterr().out
     assert cli.main(argv) == 0  # a re-run reads every run from the cache
     assert "0 runs done, 9 reused" in capsys.readouterr().out
+    assert cli.main([*argv[:2], "--independent", *argv[2:]]) == 0  # A's runs reused, B's on other seeds
+    assert "6 runs done, 3 reused" in capsys.readouterr().out
+    assert (out / "baseline_vs_no_mediators_independent-seeds" / "effects.csv").is_file()
+    assert (out / "baseline_vs_no_mediators" / "effects.csv").is_file()  # the paired one is kept
 
 
 @pytest.mark.slow

@@ -405,27 +405,36 @@ def _short(name: str, limit: int = 120) -> str:
     return f"{name[:limit - 17]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
-def pair_folder(out: str | Path, a: Arm, b: Arm) -> Path:
-    """``OUT/A_vs_B``: where one pair's effects.csv, comparison.json and compare.png go."""
-    return Path(out) / _short(f"{slug(a.label)}_vs_{slug(b.label)}")
+INDEPENDENT_SUFFIX = "_independent-seeds"  # folder suffix of a comparison without common random numbers
 
 
-def group_folder(out: str | Path, arms: list[Arm]) -> Path:
+def pair_folder(out: str | Path, a: Arm, b: Arm, independent: bool = False) -> Path:
+    """``OUT/A_vs_B``: where one pair's effects.csv, comparison.json and compare.png go.
+
+    An independent-seeds comparison gets its own folder (``..._independent-seeds``), so
+    it sits next to the paired one instead of replacing it.
+    """
+    suffix = INDEPENDENT_SUFFIX if independent else ""
+    return Path(out) / (_short(f"{slug(a.label)}_vs_{slug(b.label)}") + suffix)
+
+
+def group_folder(out: str | Path, arms: list[Arm], independent: bool = False) -> Path:
     """``OUT/A_vs_B_C_D``: where the summary of several comparisons goes."""
-    return Path(out) / _short(f"{slug(arms[0].label)}_vs_" + "_".join(slug(a.label) for a in arms[1:]))
+    suffix = INDEPENDENT_SUFFIX if independent else ""
+    return Path(out) / (_short(f"{slug(arms[0].label)}_vs_" + "_".join(slug(a.label) for a in arms[1:])) + suffix)
 
 
 def write_tables(comparison: Comparison, out: str | Path) -> dict[str, Path]:
     """Write each pair's effects.csv and comparison.json, and with several B the summary.csv."""
     paths: dict[str, Path] = {}
     for i, (arm, table) in enumerate(zip(comparison.arms[1:], comparison.effects), start=1):
-        folder = pair_folder(out, comparison.arms[0], arm)
+        folder = pair_folder(out, comparison.arms[0], arm, comparison.independent)
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / "effects.csv", index=False)
         (folder / "comparison.json").write_text(json.dumps(comparison.record(i), indent=1, default=str))
         paths[f"effects:{arm.label}"] = folder / "effects.csv"
     if len(comparison.arms) > 2:
-        folder = group_folder(out, comparison.arms)
+        folder = group_folder(out, comparison.arms, comparison.independent)
         folder.mkdir(parents=True, exist_ok=True)
         comparison.summary().to_csv(folder / "summary.csv", index=False)
         (folder / "comparison.json").write_text(json.dumps(comparison.record(), indent=1, default=str))
