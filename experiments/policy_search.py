@@ -552,7 +552,10 @@ def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_fr
         f"**{search.n_trials} trials**, two objectives: maximise `{THAW}` and minimise `{DEATHS}` "
         f"(directions {search.directions}), each the mean over a trial's **{search.replicates} seeds** "
         f"({search.base_seed}..{search.base_seed + search.replicates - 1}, the same for every trial). Scenario "
-        f"`{search.scenario}`, {months}{start}. Failed runs: {search.failed_runs}.",
+        f"`{search.scenario}`, {months}{start}. Failed runs: {search.failed_runs}."
+        + (" From today each run first replays the record (2021–2025) and each seed draws one of the calibrated "
+           "parameter sets (`params_draw`), so the record's fit is part of the chance between seeds; the levers act "
+           "from the hand-over month on." if search.start == "today" else ""),
         f"- **Levers** ({len(search.levers)}), each searched uniformly over its range:",
         "",
         _md_table(pd.DataFrame([{"lever": f"`{lv['key']}`", "meaning": lv["label"], "unit": lv["unit"],
