@@ -115,8 +115,8 @@ def test_configuration_imports_nothing_of_the_model_sweeps_or_app():
 
 # ----------------------------------------------------------------------------- roles
 def test_without_a_rival_group_defection_is_a_documented_no_op():
-    frame = sim.run("ttp_talks", seed=2, months=48, overrides={"militants.roles.rival": None})
-    with_rival = sim.run("ttp_talks", seed=2, months=48)
+    frame = sim.run("ttp_talks", seed=2, months=48, overrides={"start": "stylized", "militants.roles.rival": None})
+    with_rival = sim.run("ttp_talks", seed=2, months=48, overrides={"start": "stylized"})
     assert with_rival["defected_ttp"].sum() > 0, "the comparison needs defection to happen with a rival"
     assert frame["defected_ttp"].sum() == 0
 
@@ -124,7 +124,7 @@ def test_without_a_rival_group_defection_is_a_documented_no_op():
 def test_roles_follow_config_not_group_names():
     """Make ISKP the sheltered group: talks and ceasefires then act on ISKP, not on the TTP."""
     frame = sim.run("ttp_talks", seed=2, months=48,
-                    overrides={"militants.roles.sheltered": "iskp", "militants.roles.rival": "ttp"})
+                    overrides={"start": "stylized", "militants.roles.sheltered": "iskp", "militants.roles.rival": "ttp"})
     assert frame["ceasefire_iskp"].any() and not frame["ceasefire_ttp"].any()
     assert frame["defected_iskp"].sum() > 0 and frame["defected_ttp"].sum() == 0
 
