@@ -67,6 +67,11 @@ def test_timeline_names_the_record_of_the_issue(free_config):
         ("2025-10", "mediators.parties.turkiye.available"),
         ("2025-11", "mediators.parties.turkiye.strength"),  # Istanbul talks
         ("2025-11", "taliban.diversification"),         # trade off Pakistani routes
+        ("2024-01", "taliban.diversification_policy"),  # Kabul steers trade to Iran's ports
+        ("2025-02", "world.refugees.enforcement_documented"),  # Islamabad/Rawalpindi relocation order
+        ("2025-04", "world.refugees.enforcement_documented"),  # phase two: card holders
+        ("2025-07", "world.refugees.enforcement_registered"),  # phase three: PoR cards expired
+        ("2025-09", "world.refugees.enforcement_registered"),  # deportations of PoR holders
     ]:
         assert (date, target) in events, f"missing {target} in {date}"
 
@@ -236,3 +241,60 @@ def test_history_mode_is_rejected_by_scenarios_without_a_record():
     with pytest.raises(ConfigError) as info:
         load_config("baseline", overrides={"history.mode": "forced"})
     assert "\n" not in str(info.value) and str(info.value).startswith("history")
+
+
+# ----------------------------------------------------------------------------- refugees by status (issue 11)
+@pytest.fixture(scope="module")
+def forced_frames(forced_config):
+    return [run(forced_config, seed).set_index("date") for seed in range(4)]
+
+
+def test_stocks_by_status_balance_every_month(forced_frames):
+    for f in forced_frames:
+        reg, doc, und = (f[f"refugees_{s}"].diff().iloc[1:] for s in ("registered", "documented", "undocumented"))
+        g = f.iloc[1:]
+        assert (reg == -g["returns_registered"]).all()
+        assert (doc == -g["returns_documented"] - g["status_lapses"]).all()
+        assert (und == g["refugee_arrivals"] + g["status_lapses"] - g["returns_undocumented"]).all()
+        by_status = g["returns_registered"] + g["returns_documented"] + g["returns_undocumented"]
+        assert (by_status == g["returns_voluntary"] + g["returns_forced"]).all()
+
+
+def _mean(frames, column, first, last):
+    return float(sum(f.loc[first:last, column].mean() for f in frames) / len(frames))
+
+
+def test_each_phase_fires_on_its_date_and_moves_the_status_it_targets(forced_frames):
+    f0 = forced_frames[0]
+    # Phase one, 3 October 2023: undocumented Afghans
+    assert f0.loc[:"2023-09-01", "enforcement_undocumented"].eq(0).all()
+    assert f0.loc["2023-10-01", "enforcement_undocumented"] > 0.9
+    assert _mean(forced_frames, "returns_undocumented", "2023-10-01", "2023-11-01") > 20 * _mean(
+        forced_frames, "returns_undocumented", "2023-07-01", "2023-09-01")
+    # card holders and PoR holders are spared until their phases (fear spills over only in part)
+    assert f0.loc[:"2025-01-01", "enforcement_documented"].eq(0).all()
+    assert f0.loc[:"2025-01-01", "enforcement_registered"].eq(0).all()
+    # the relocation order (February 2025), then phase two (April 2025): card holders
+    assert 0 < f0.loc["2025-02-01", "enforcement_documented"] < f0.loc["2025-04-01", "enforcement_documented"]
+    assert _mean(forced_frames, "returns_documented", "2025-04-01", "2025-05-01") > 3 * _mean(
+        forced_frames, "returns_documented", "2024-10-01", "2025-01-01")
+    # phase three: PoR cards expire (July 2025), deportations from September 2025
+    assert f0.loc["2025-06-01", "enforcement_registered"] < f0.loc["2025-07-01", "enforcement_registered"]
+    assert f0.loc["2025-08-01", "enforcement_registered"] < f0.loc["2025-09-01", "enforcement_registered"]
+    assert _mean(forced_frames, "returns_registered", "2025-09-01", "2025-10-01") > 3 * _mean(
+        forced_frames, "returns_registered", "2025-04-01", "2025-06-01")
+
+
+def test_returns_ease_in_2024_after_the_autumn_2023_peak(forced_frames):
+    peak = _mean(forced_frames, "returns_undocumented", "2023-10-01", "2023-12-01")
+    lull = _mean(forced_frames, "returns_undocumented", "2024-04-01", "2024-12-01")
+    assert lull < 0.5 * peak
+    assert lull > 2 * _mean(forced_frames, "returns_undocumented", "2023-01-01", "2023-09-01"), \
+        "the drive goes on in 2024, at a lower intensity"
+
+
+def test_iran_route_is_on_in_the_replay_and_takes_trade_when_pakistan_squeezes(forced_config, forced_frames):
+    assert forced_config.influences.iran_route is True
+    f = forced_frames[0]
+    assert f.loc["2025-11-01", "trade_via_iran"] > f.loc["2023-06-01", "trade_via_iran"]
+    assert f.loc["2025-11-01", "trade"] < f.loc["2023-06-01", "trade"]

@@ -21,6 +21,13 @@ parameters = st.fixed_dictionaries({
     "world__refugees__voluntary_return_fear_rate": st.floats(0.0, 1.0),
     "world__refugees__status_lapse_rate": st.floats(0.0, 1.0),
     "world__refugees__arrivals_per_month": st.floats(0.0, 100_000.0),
+    "world__refugees__enforcement_registered": st.floats(0.0, 1.0),
+    "world__refugees__enforcement_documented": st.floats(0.0, 1.0),
+    "world__refugees__fear_spillover": st.floats(0.0, 1.0),
+    "world__refugees__drive_decay": st.floats(0.0, 1.0),
+    "world__refugees__forced_registered_rate": st.floats(0.0, 1.0),
+    "world__relations__collapse_recovery_factor": st.floats(0.0, 1.0),
+    "taliban__diversification_policy": st.floats(0.0, 1.0),
     "world__trade__fee_elasticity": st.floats(0.0, 20.0),
     "world__relations__trust_recovery_rate": st.floats(0.0, 1.0),
     "influences__iran_route": st.booleans(),
@@ -30,16 +37,23 @@ parameters = st.fixed_dictionaries({
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(parameters)
 def test_stocks_balance_and_stay_in_range(params):
-    cfg = config(months=60, **params)
+    cfg = config(months=60, start="stylized", **params)
     model = PolicyModel(cfg)
     w = model.world
     stock = w.refugees_in_pakistan
+    by_status = (w.refugees_registered, w.refugees_documented, w.refugees_undocumented)
     for _ in range(cfg.n_months):
         model.step()
         w = model.world
         # The refugee stock balances exactly: change = arrivals - returns.
         assert w.refugees_in_pakistan - stock == w.refugee_arrivals - w.returns_voluntary - w.returns_forced
         stock = w.refugees_in_pakistan
+        # ... and so does each legal status
+        assert w.refugees_registered - by_status[0] == -w.returns_registered
+        assert w.refugees_documented - by_status[1] == -w.returns_documented - w.status_lapses
+        assert w.refugees_undocumented - by_status[2] == w.refugee_arrivals + w.status_lapses - w.returns_undocumented
+        by_status = (w.refugees_registered, w.refugees_documented, w.refugees_undocumented)
+        assert w.trade_via_iran >= 0
         assert min(w.refugees_registered, w.refugees_documented, w.refugees_undocumented) >= 0
         assert -1.0 <= w.relations <= 1.0
         assert 0.0 <= w.trust <= 1.0
@@ -56,7 +70,7 @@ def test_stocks_balance_and_stay_in_range(params):
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 2**31))
 def test_frame_columns_agree_with_each_other(seed):
-    frame = PolicyModel(config(seed=seed, months=48)).run().frame()
+    frame = PolicyModel(config(seed=seed, months=48, start="stylized")).run().frame()
     assert len(frame) == 48
     stock = frame["refugees_in_pakistan"].to_numpy()
     flows = (frame["refugee_arrivals"] - frame["returns_voluntary"] - frame["returns_forced"]).to_numpy()

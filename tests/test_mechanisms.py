@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.helpers import ensemble, hold, mean_of
+from tests import helpers
+from tests.helpers import hold, mean_of
 
 SEEDS = 6
+
+
+def ensemble(seeds: int, months: int, **changes):
+    """Controlled comparisons start from the hand-set defaults (start=stylized), not from the
+    record's hand-over: the two runs then differ in the one thing a test changes."""
+    return helpers.ensemble(seeds, months, start="stylized", **changes)
 
 
 def both(pakistan: str, taliban: str, months: int) -> list[dict]:
@@ -133,3 +140,122 @@ def test_pakistan_learns_that_a_stance_failed_when_violence_rises():
                       mean_of(quiet, "pakistan_attraction_engage", before))
     assert mean_of(violent, "pakistan_attraction_engage", after) < mean_of(quiet, "pakistan_attraction_engage", after) - 0.2
     assert mean_of(violent, "pakistan_p_engage", after) < mean_of(quiet, "pakistan_p_engage", after)
+
+
+# ----------------------------------------------------------------------------- issue 11
+def test_sheltered_groups_room_to_grow_follows_sanctuary_and_money():
+    """Controlled comparison: the same stances, only the TTP's sanctuary and money differ."""
+    months = 48
+    stances = both("pressure", "pressure", months)
+    rich = ensemble(SEEDS, months, events=stances, taliban__ttp_sanctuary=1.0, militants__groups__ttp__funding=1.0)
+    poor = ensemble(SEEDS, months, events=stances, taliban__ttp_sanctuary=0.2, militants__groups__ttp__funding=0.2)
+    late = slice(-12, None)
+    assert mean_of(rich, "capacity_ttp", late) > 1.3 * mean_of(poor, "capacity_ttp", late)
+    assert mean_of(rich, "strength_ttp", late) > mean_of(poor, "strength_ttp", late) + 300
+    # ... and it shrinks under counter-terror pressure (the same sanctuary and money)
+    hunted = ensemble(SEEDS, months, events=stances, pakistan__ct_ops_pressure=1.0)
+    spared = ensemble(SEEDS, months, events=stances, pakistan__ct_ops_pressure=0.0)
+    assert mean_of(hunted, "capacity_ttp", late) < mean_of(spared, "capacity_ttp", late)
+
+
+def test_baloch_insurgency_is_driven_by_cpec_exposure_and_repression():
+    months = 48
+    stances = both("pressure", "pressure", months)
+    late = slice(-12, None)
+    exposed = ensemble(SEEDS, months, events=stances, influences__cpec_activity=1.0)
+    calm = ensemble(SEEDS, months, events=stances, influences__cpec_activity=0.0)
+    assert mean_of(exposed, "local_grievance_baloch", late) > mean_of(calm, "local_grievance_baloch", late) + 0.1
+    assert mean_of(exposed, "intensity_baloch", late) > 1.1 * mean_of(calm, "intensity_baloch", late)
+    # CPEC exposure is the Baloch insurgency's driver, not the TTP's
+    assert np.isclose(mean_of(exposed, "local_grievance_ttp", late), mean_of(calm, "local_grievance_ttp", late))
+
+
+def test_counter_terror_campaign_kills_militants():
+    months = 24
+    stances = both("pressure", "pressure", months)
+    campaign = ensemble(SEEDS, months, events=stances, pakistan__ct_ops_pressure=0.9)
+    routine = ensemble(SEEDS, months, events=stances, pakistan__ct_ops_pressure=0.3)
+    assert mean_of(campaign, "deaths_militant") > 1.5 * mean_of(routine, "deaths_militant")
+
+
+def test_strike_or_border_battle_outweighs_mediation_in_the_same_months():
+    """Mediation cannot lift relations while fighting goes on."""
+    months, start, span = 30, 12, 3
+    stances = both("engage", "engage", months)
+    china = [hold("mediators.parties.china.relations_threshold", 1.0, span, f"+{start}"),
+             hold("mediators.parties.china.strength", 1.0, span, f"+{start}")]
+    window = slice(start + span - 1, start + span)
+    for fight in (hold("pakistan.strikes", True, span, f"+{start}"),
+                  hold("taliban.border_retaliation", True, span, f"+{start}")):
+        quiet = ensemble(SEEDS, months, events=stances)
+        mediated = ensemble(SEEDS, months, events=stances + china)
+        fought = ensemble(SEEDS, months, events=stances + china + [fight], world__trade__retaliation_closure_prob=0.0)
+        rise = mean_of(mediated, "relations", window) - mean_of(quiet, "relations", window)
+        fall = mean_of(quiet, "relations", window) - mean_of(fought, "relations", window)
+        assert rise > 0.02
+        assert fall > rise, f"{fight['target']}: fall {fall:.3f} vs mediation's rise {rise:.3f}"
+
+
+def test_relations_can_hit_bottom_and_recover_slower_than_they_fell():
+    months, hit = 36, 12
+    stances = both("pressure", "pressure", months)
+    collapse = ensemble(SEEDS, months, events=stances + [
+        hold("pakistan.strikes", True, 2, f"+{hit}"), hold("taliban.border_retaliation", True, 2, f"+{hit}"),
+        hold("world.border", "closed", 4, f"+{hit}")], world__trade__retaliation_closure_prob=0.0)
+    floor = min(f["relations"].iloc[hit:hit + 6].min() for f in collapse)
+    assert floor <= -0.9, "strikes, battles and a long closure drive relations to the floor"
+    before = mean_of(collapse, "relations", slice(hit - 1, hit))
+    bottom_at = hit + 3
+    bottom = mean_of(collapse, "relations", slice(bottom_at, bottom_at + 1))
+    fall_per_month = (before - bottom) / 4
+    rise = mean_of(collapse, "relations", slice(bottom_at + 6, bottom_at + 7)) - bottom
+    assert rise / 6 < fall_per_month / 2, "recovery is slower than the fall"
+    # The scar of the collapse slows recovery: the same relations set by hand, without the fall,
+    # recover faster
+    set_low = ensemble(SEEDS, months, events=stances + [
+        {"date": f"+{bottom_at}", "target": "world.relations", "op": "set", "value": bottom}])
+    rise_unscarred = mean_of(set_low, "relations", slice(bottom_at + 6, bottom_at + 7)) - mean_of(
+        set_low, "relations", slice(bottom_at, bottom_at + 1))
+    assert rise < rise_unscarred
+
+
+def test_trade_via_pakistan_and_via_iran_respond_to_a_closure_in_opposite_directions():
+    months, start = 36, 12
+    stances = both("engage", "engage", months)
+    closed = ensemble(SEEDS, months, events=stances + [hold("world.border", "closed", 12, f"+{start}")],
+                      influences__iran_route=True)
+    open_ = ensemble(SEEDS, months, events=stances, influences__iran_route=True)
+    window = slice(start + 3, start + 12)
+    assert mean_of(closed, "trade", window) < 0.5 * mean_of(open_, "trade", window)
+    assert mean_of(closed, "trade_via_iran", window) > 1.1 * mean_of(open_, "trade_via_iran", window)
+
+
+def test_kabuls_diversification_policy_moves_trade_to_iran_without_a_closure():
+    months = 36
+    stances = both("engage", "engage", months)
+    policy = ensemble(SEEDS, months, events=stances, taliban__diversification_policy=0.5, influences__iran_route=True)
+    none = ensemble(SEEDS, months, events=stances, influences__iran_route=True)
+    late = slice(-12, None)
+    assert mean_of(policy, "taliban_diversification", late) > 0.3
+    assert mean_of(policy, "trade", late) < mean_of(none, "trade", late)
+    assert mean_of(policy, "trade_via_iran", late) > mean_of(none, "trade_via_iran", late)
+
+
+def test_returns_follow_the_enforcement_aimed_at_each_status_and_ease_when_it_stops():
+    months, start, span = 36, 6, 8
+    drive = [hold("pakistan.forced_repatriation", True, span, f"+{start}")]
+    aimed = dict(world__refugees__enforcement_undocumented=1.0, world__refugees__enforcement_documented=0.0,
+                 world__refugees__enforcement_registered=0.0, world__refugees__fear_spillover=0.1)
+    on = ensemble(SEEDS, months, events=drive, **aimed)
+    off = ensemble(SEEDS, months, events=[], **aimed)
+    peak = slice(start, start + 2)
+    assert mean_of(on, "returns_undocumented", peak) > 10 * mean_of(off, "returns_undocumented", peak)
+    # the status aimed at leaves far faster than the others (only spill-over fear reaches them)
+    rate = {s: mean_of(on, f"returns_{s}", peak) / mean_of(on, f"refugees_{s}", peak)
+            for s in ("undocumented", "documented", "registered")}
+    assert rate["undocumented"] > 5 * max(rate["documented"], rate["registered"])
+    # the campaign eases after its launch, and returns fall back once it stops
+    assert mean_of(on, "returns_undocumented", slice(start + span - 2, start + span)) < 0.6 * mean_of(
+        on, "returns_undocumented", peak)
+    after = slice(start + span + 2, start + span + 6)
+    assert mean_of(on, "returns_undocumented", after) < 1.5 * mean_of(off, "returns_undocumented", after)

@@ -8,6 +8,12 @@ log-normal (heavy-tailed) law, split into security forces, civilians and militan
 Strength then moves by recruitment, attrition, resettlement and defection from the
 group the Taliban shelter to their rival (``update_flows``, stage 5).
 
+A group's room to grow (the ceiling of its logistic recruitment) is not a fixed
+number: it follows sanctuary, money and the recruitment pool, and shrinks under
+counter-terror pressure (``room_to_grow``). The pool is topped up by the group's own
+local grievance, fed by state repression (counter-terror operations) and by CPEC's
+exposure (the Baloch insurgency's drivers, docs/ODD.md 6.3).
+
 Groups play roles set in config (``militants.roles``): ``sheltered`` (the TTP by
 default) is the group talks, ceasefires and prisoner releases act on and whose
 strength a nexus partner draws on; ``rival`` (ISKP) takes its defectors.
@@ -27,7 +33,8 @@ VICTIMS = ("security", "civilian", "militant")
 class MilitantGroup(mesa.Agent):
     # Frame columns, each suffixed with the group's name (attacks_ttp, ...): column -> attribute.
     FRAME_COLUMNS = {"intensity": "intensity", "attacks": "attacks", "deaths": "deaths", "strength": "strength",
-                     "suicide_attacks": "suicide_attacks", "ceasefire": "ceasefire", "defected": "defected_out"}
+                     "suicide_attacks": "suicide_attacks", "ceasefire": "ceasefire", "defected": "defected_out",
+                     "capacity": "capacity_now", "local_grievance": "local_grievance_level"}
 
     def __init__(self, model: mesa.Model, name: str, params: MilitantGroupParams):
         super().__init__(model)
@@ -46,6 +53,8 @@ class MilitantGroup(mesa.Agent):
         self.defected_out = 0.0
         self.killed_in_strikes = 0
         self._militants_lost = 0
+        self.local_grievance = 0.0
+        self.capacity_now = float(params.capacity)  # recomputed from its causes every month (stage 5)
         self.draws = model.stream(f"militant.{name}")  # (Mesa's Agent.rng is the shared model stream)
 
     @property
@@ -55,6 +64,25 @@ class MilitantGroup(mesa.Agent):
     def sanctuary(self) -> float:
         p = self.params
         return self.model.taliban.ttp_sanctuary if p.sanctuary_source == "taliban" else p.own_sanctuary
+
+    @property
+    def local_grievance_level(self) -> float:
+        """Grievance in the group's areas mapped to [0, 1): half-saturated at ``local_grievance_scale``."""
+        return self.local_grievance / (self.local_grievance + self.params.local_grievance_scale)
+
+    @property
+    def recruitment_pool(self) -> float:
+        """Share of the potential pool open to recruitment: the base pool, topped up by local grievance."""
+        base = self.params.recruitment_pool
+        return base + (1.0 - base) * self.local_grievance_level
+
+    def room_to_grow(self, ct_operations: float) -> float:
+        """Fighters the group can sustain now: capacity x its drivers x (1 - counter-terror denial)."""
+        p = self.params
+        pool_share = max(0.0, 1.0 - p.capacity_sanctuary_share - p.capacity_funding_share)
+        drivers = (p.capacity_sanctuary_share * self.sanctuary() + p.capacity_funding_share * p.funding
+                   + pool_share * self.recruitment_pool)
+        return max(1.0, p.capacity * drivers * (1.0 - p.capacity_ct_loss * ct_operations))
 
     # -------------------------------------------------------------- stage 4
     def attack_intensity(self, effective_restraint: float, ct_operations: float) -> float:
@@ -69,18 +97,19 @@ class MilitantGroup(mesa.Agent):
                 + scale * p.spoiler_china * cpec_mediation
                 + p.revenge * self.revenge_level
                 + p.grievance_boost * m.taliban.grievance_level
-                + p.nexus * self._nexus_partner_strength())
+                + p.nexus * self._nexus_partner_strength()
+                + p.local_grievance_boost * self.local_grievance_level)
         brake = (1.0 - p.restraint_sensitivity * effective_restraint) * (1.0 - p.ct_sensitivity * ct_operations)
         truce = p.ceasefire_factor if self.ceasefire else 1.0
         return p.attack_rate * self.strength / 1000.0 * (p.sanctuary_floor + (1.0 - p.sanctuary_floor) * self.sanctuary()) * spur * max(brake, 0.0) * truce
 
     def _nexus_partner_strength(self) -> float:
-        """The sheltered group's strength relative to its capacity: it lends capability to its partners."""
+        """The sheltered group's strength relative to its room to grow: it lends capability to its partners."""
         sheltered = self.model.config.militants.roles.sheltered
         if self.params.nexus == 0 or self.name == sheltered:
             return 0.0
         partner = self.model.militants[sheltered]
-        return partner.strength / partner.params.capacity
+        return partner.strength / partner.capacity_now
 
     def act(self, effective_restraint: float, ct_operations: float) -> None:
         p, rng = self.params, self.draws
@@ -124,9 +153,15 @@ class MilitantGroup(mesa.Agent):
         Defectors leave here; the model hands them to the receiving group after every
         group has updated, so the order of updates does not matter.
         """
-        p, rng = self.params, self.draws
+        p, rng, m = self.params, self.draws, self.model
+        ct = m.pakistan.ct_operations
+        self.local_grievance = (p.local_grievance_memory * self.local_grievance
+                                + p.local_grievance_per_repression * ct
+                                + p.local_grievance_per_cpec * m.influences.params.cpec_activity)
+        self.capacity_now = self.room_to_grow(ct)
         s = self.strength
-        recruits = p.recruitment_rate * s * max(0.0, 1.0 - s / p.capacity) * (1.0 + p.grievance_boost * self.model.taliban.grievance_level)
+        recruits = (p.recruitment_rate * s * max(0.0, 1.0 - s / self.capacity_now)
+                    * (1.0 + p.grievance_boost * m.taliban.grievance_level))
         attrition = p.natural_attrition * s + self._militants_lost
         struck = strikes and p.strike_kill_rate > 0
         self.killed_in_strikes = int(rng.binomial(int(s), p.strike_kill_rate)) if struck else 0

@@ -66,7 +66,7 @@ class Taliban(LearningState):
         reciprocity = 1.0 if prev["pakistan_stance"] == "engage" else -1.0
         incumbency = 1.0 if self.stance == "engage" else -1.0
         rival = self.model.config.militants.roles.rival  # the group the Taliban fear (ISKP)
-        iskp_threat = (self.model.militants[rival].strength / self.model.militants[rival].params.capacity
+        iskp_threat = (self.model.militants[rival].strength / self.model.militants[rival].capacity_now
                        if rival is not None else 0.0)
         return (self.attractions.gap
                 + p.legitimacy_motive
@@ -114,10 +114,13 @@ class Taliban(LearningState):
         self.strike_boost = p.strike_restraint_memory * self.strike_boost + (1.0 if pakistan_instruments["strikes"] else 0.0)
         self.strike_boost = min(self.strike_boost, 1.0)
         cap = p.diversification_max
-        if self.actions["diversify_trade"]:
-            self.diversification += p.diversification_rate * (cap - self.diversification)
+        # Squeezed, Kabul pushes towards its ceiling; otherwise diversification decays, but
+        # never below its standing policy of moving trade off Pakistani routes (2024-25).
+        goal = cap if self.actions["diversify_trade"] else min(cap, p.diversification_policy)
+        if self.diversification < goal:
+            self.diversification += p.diversification_rate * (goal - self.diversification)
         else:
-            self.diversification -= p.diversification_decay * self.diversification
+            self.diversification -= p.diversification_decay * (self.diversification - goal)
         self.diversification = min(max(self.diversification, 0.0), 1.0)
 
     # -------------------------------------------------------------- stage 6

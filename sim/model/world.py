@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import ClassVar
 
 import numpy as np
@@ -20,6 +21,49 @@ import numpy as np
 from sim.config.schema import WorldParams
 
 BORDER_STATES = ("open", "restricted", "closed")
+
+
+def _binomial(u: float, n: int, prob: float) -> int:
+    """A binomial count from one uniform (inverse CDF; normal approximation for large n).
+
+    One uniform per count keeps the number of draws a month fixed, whatever the stocks.
+    """
+    if n <= 0 or prob <= 0.0:
+        return 0
+    if prob >= 1.0:
+        return int(n)
+    if n * prob * (1.0 - prob) > 25.0:
+        x = n * prob + math.sqrt(n * prob * (1.0 - prob)) * _normal_quantile(u)
+        return int(min(n, max(0, round(x))))
+    return int(min(n, _binom_ppf(u, n, prob)))
+
+
+def _poisson(u: float, lam: float) -> int:
+    if lam <= 0.0:
+        return 0
+    if lam > 25.0:
+        return int(max(0, round(lam + math.sqrt(lam) * _normal_quantile(u))))
+    k, pk = 0, math.exp(-lam)
+    cdf = pk
+    while u > cdf and k < 10_000:
+        k += 1
+        pk *= lam / k
+        cdf += pk
+    return k
+
+
+def _binom_ppf(u: float, n: int, prob: float) -> int:
+    k, pk = 0, (1.0 - prob) ** n
+    cdf, q = pk, prob / (1.0 - prob)
+    while u > cdf and k < n:
+        pk *= q * (n - k) / (k + 1)
+        k += 1
+        cdf += pk
+    return k
+
+
+def _normal_quantile(u: float) -> float:
+    return float(NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12)))
 DIPLOMATIC_LEVELS = ("charge_d_affaires", "ambassador")
 
 
@@ -49,9 +93,12 @@ class MonthlyActions:
 class WorldState:
     # Frame columns in order, column name -> field or property; the model collects each.
     FRAME_COLUMNS: ClassVar[dict[str, str]] = {name: name for name in (
-        "relations", "trust", "border", "transit_fee", "trade", "pakistan_trade_gain", "taliban_revenue",
+        "relations", "trust", "border", "transit_fee", "trade", "trade_via_iran", "pakistan_trade_gain",
+        "taliban_revenue",
         "refugees_in_pakistan", "refugees_registered", "refugees_documented", "refugees_undocumented",
         "refugee_arrivals", "returns_voluntary", "returns_forced", "status_lapses",
+        "returns_registered", "returns_documented", "returns_undocumented",
+        "enforcement_registered", "enforcement_documented", "enforcement_undocumented",
         "attacks", "suicide_attacks", "cpec_attacks", "deaths_security", "deaths_civilian", "deaths_militant",
         "deaths_total", "diplomatic_level", "mediation", "engagement_progress", "economic_stress",
     )} | {"diplomatic_level": "diplomatic_label"}  # column name -> attribute
@@ -71,6 +118,17 @@ class WorldState:
     returns_voluntary: int = 0
     returns_forced: int = 0
     status_lapses: int = 0
+    returns_registered: int = 0
+    returns_documented: int = 0
+    returns_undocumented: int = 0
+    enforcement_registered: float = 0.0   # enforcement felt by each status this month (0-1)
+    enforcement_documented: float = 0.0
+    enforcement_undocumented: float = 0.0
+    trade_via_iran: float = 0.0
+    months_closed: int = 0
+    months_since_fighting: int = 1200
+    collapse_scar: float = 0.0
+    campaign: dict[str, list[float]] = field(default_factory=dict)  # status -> [aimed level last month, months since launch]
     attacks: int = 0
     suicide_attacks: int = 0
     cpec_attacks: int = 0
@@ -95,6 +153,7 @@ class WorldState:
             relations=params.relations.initial,
             trust=params.relations.trust_initial,
             trade=tp.base,
+            trade_via_iran=tp.iran_base,
             taliban_revenue=params.revenue.base,
             pakistan_trade_gain=tp.base,
             border="open",
@@ -125,6 +184,7 @@ class WorldState:
     def update(self, a: MonthlyActions, p: WorldParams, rng: np.random.Generator, tolerance: float) -> None:
         self._update_violence(a)
         self._update_border(a, p, rng)
+        self.months_closed = self.months_closed + 1 if self.border == "closed" else 0
         self._update_trade_and_revenue(a, p)
         self._update_refugees(a, p, rng)
         self._update_relations(a, p, tolerance)
@@ -165,49 +225,108 @@ class WorldState:
         self.trade = max(0.0, self.trade + tp.adjustment * (target - self.trade))
         self.pakistan_trade_gain = self.trade * (1.0 + self.transit_fee)
 
-        # Customs on the Pakistan routes scale with trade; part of what is lost there
-        # is recaptured through other routes in proportion to diversification.
-        pak_customs_full = rv.base * rv.customs_share * rv.pakistan_route_share
+        # What no longer passes Pakistan is rerouted in proportion to diversification
+        # (Kabul's policy and its response to closures), more with the Iran route open;
+        # most of the rerouted trade goes through Chabahar and Bandar Abbas.
+        reach = min(1.0, rv.reroute_base + a.iran_reroute) * (tp.reroute_immediate
+                                                               + (1.0 - tp.reroute_immediate) * a.diversification)
         ratio = self.trade_ratio
+        rerouted = tp.base * max(0.0, 1.0 - ratio) * reach
+        iran_target = tp.iran_base + tp.iran_share_of_rerouted * rerouted
+        self.trade_via_iran = max(0.0, self.trade_via_iran + tp.adjustment * (iran_target - self.trade_via_iran))
+
+        # Customs on the Pakistan routes scale with trade; the same share of what is lost
+        # there is recaptured through other routes.
+        pak_customs_full = rv.base * rv.customs_share * rv.pakistan_route_share
         lost = pak_customs_full * max(0.0, 1.0 - ratio)
-        recaptured = lost * a.diversification * min(1.0, rv.reroute_base + a.iran_reroute)
+        recaptured = lost * reach
         self.taliban_revenue = max(0.0, rv.base - pak_customs_full + pak_customs_full * ratio + recaptured)
         self.economic_stress = (p.economic_stress_memory * self.economic_stress
                                 + (1 - p.economic_stress_memory) * max(0.0, 1.0 - ratio))
 
+    def _enforcement(self, status: str, aimed: float) -> float:
+        """Enforcement felt this month by one status: a campaign peaks at launch, then eases.
+
+        ``aimed`` is the level aimed at the status now (0 when no drive runs). When it
+        rises, the campaign (re)launches at full intensity; each month the launch push
+        decays by ``drive_decay`` towards the share ``drive_sustained`` of the aim, so
+        returns ease off after the first months (the 2024 lull after the January peak).
+        """
+        p = self.params.refugees
+        last, age = self.campaign.get(status, (0.0, 0.0))
+        age = 0.0 if aimed > last else age + 1.0
+        self.campaign[status] = [aimed, age]
+        return aimed * (p.drive_sustained + (1.0 - p.drive_sustained) * p.drive_decay ** age)
+
     def _update_refugees(self, a: MonthlyActions, p: WorldParams, rng: np.random.Generator) -> None:
+        """Arrivals, returns of each legal status and lapses of status; the stocks balance exactly.
+
+        Enforcement is aimed at each status (``enforcement_*`` while a drive runs; dated
+        events move the aims in the history replay). A status returns under its own
+        enforcement (deportations and fear) and under the fear that spills over from the
+        enforcement aimed at the others (``fear_spillover``).
+        """
         rp = p.refugees
         hostility = max(0.0, -self.relations)
-        arrivals = int(rng.poisson(rp.arrivals_per_month * (1.0 + rp.arrivals_hostility_boost * hostility)))
-        drive = a.pakistan["forced_repatriation"]
-        vol_rate = min(1.0, rp.voluntary_return_rate + (rp.voluntary_return_fear_rate if drive else 0.0))
-        vol_reg = int(rng.binomial(self.refugees_registered, vol_rate))
-        vol_doc = int(rng.binomial(self.refugees_documented, vol_rate))
-        vol_und = int(rng.binomial(self.refugees_undocumented, vol_rate))
-        forced_und = int(rng.binomial(self.refugees_undocumented - vol_und, rp.forced_return_rate)) if drive else 0
-        forced_doc = int(rng.binomial(self.refugees_documented - vol_doc, rp.forced_documented_rate)) if drive else 0
-        lapses = (int(rng.binomial(self.refugees_documented - vol_doc - forced_doc, rp.status_lapse_rate))
-                  if not a.pakistan_engaged else 0)
-        self.refugees_registered -= vol_reg
-        self.refugees_documented -= vol_doc + forced_doc + lapses
-        self.refugees_undocumented += arrivals + lapses - vol_und - forced_und
+        draws = rng.random(8)  # a fixed number of draws a month (aligned streams), turned into counts below
+        arrivals = int(_poisson(draws[0], rp.arrivals_per_month * (1.0 + rp.arrivals_hostility_boost * hostility)))
+        drive = 1.0 if a.pakistan["forced_repatriation"] else 0.0
+        felt = {"registered": self._enforcement("registered", drive * rp.enforcement_registered),
+                "documented": self._enforcement("documented", drive * rp.enforcement_documented),
+                "undocumented": self._enforcement("undocumented", drive * rp.enforcement_undocumented)}
+        forced_rate = {"registered": rp.forced_registered_rate, "documented": rp.forced_documented_rate,
+                       "undocumented": rp.forced_return_rate}
+        stock = {"registered": self.refugees_registered, "documented": self.refugees_documented,
+                 "undocumented": self.refugees_undocumented}
+        vol, forced = {}, {}
+        for i, status in enumerate(("registered", "documented", "undocumented")):
+            others = max(v for k, v in felt.items() if k != status)
+            fear = min(1.0, felt[status] + rp.fear_spillover * others)
+            vol_rate = min(1.0, rp.voluntary_return_rate + rp.voluntary_return_fear_rate * fear)
+            vol[status] = _binomial(draws[1 + 2 * i], stock[status], vol_rate)
+            forced[status] = _binomial(draws[2 + 2 * i], stock[status] - vol[status],
+                                       min(1.0, forced_rate[status] * felt[status]))
+        left = self.refugees_documented - vol["documented"] - forced["documented"]
+        lapses = _binomial(draws[7], left, rp.status_lapse_rate) if not a.pakistan_engaged else 0
+        self.refugees_registered -= vol["registered"] + forced["registered"]
+        self.refugees_documented -= vol["documented"] + forced["documented"] + lapses
+        self.refugees_undocumented += arrivals + lapses - vol["undocumented"] - forced["undocumented"]
         self.refugee_arrivals = arrivals
-        self.returns_voluntary = vol_reg + vol_doc + vol_und
-        self.returns_forced = forced_und + forced_doc
+        self.returns_voluntary = sum(vol.values())
+        self.returns_forced = sum(forced.values())
+        self.returns_registered = vol["registered"] + forced["registered"]
+        self.returns_documented = vol["documented"] + forced["documented"]
+        self.returns_undocumented = vol["undocumented"] + forced["undocumented"]
+        self.enforcement_registered = felt["registered"]
+        self.enforcement_documented = felt["documented"]
+        self.enforcement_undocumented = felt["undocumented"]
         self.status_lapses = lapses
 
     def _update_relations(self, a: MonthlyActions, p: WorldParams, tolerance: float) -> None:
         rp = p.relations
         pk, tb = a.pakistan, a.taliban
+        # Fighting (strikes on Afghan soil, border battles) blocks what mediation can do;
+        # a closure costs more the longer it lasts.
+        fighting = pk["strikes"] or tb["border_retaliation"]
+        self.months_since_fighting = 0 if fighting else self.months_since_fighting + 1
+        mediation_counts = self.months_since_fighting >= rp.fighting_quiet_months
+        closure = (1.0 + (self.months_closed - 1) / rp.closure_escalation_months) if self.months_closed else 0.0
         drive = (rp.engage_gain * (a.pakistan_engaged + a.taliban_engaged)
                  - rp.pressure_loss * ((not a.pakistan_engaged) + (not a.taliban_engaged))
                  - rp.strike_loss * pk["strikes"]
+                 - rp.border_battle_loss * tb["border_retaliation"]
                  - rp.accusation_loss * pk["un_accusation"]
-                 - rp.closure_loss * (self.border == "closed")
+                 - rp.closure_loss * closure
                  - rp.violence_loss * min(1.0, a.sheltered_deaths / max(tolerance, 1e-9))
-                 + rp.mediation_gain * a.mediation
+                 + rp.mediation_gain * a.mediation * mediation_counts
                  + rp.engage_gain * tb["confidence_building"])
-        self.relations = min(1.0, max(-1.0, self.relations + drive - rp.mean_reversion * self.relations))
+        change = drive - rp.mean_reversion * self.relations
+        if change > 0:  # after a collapse, only part of any rise takes hold: recovery is slower than the fall
+            change *= 1.0 - (1.0 - rp.collapse_recovery_factor) * self.collapse_scar
+        falling_through = self.relations >= rp.downgrade_threshold
+        self.relations = min(1.0, max(-1.0, self.relations + change))
+        falling_through = falling_through and self.relations < rp.downgrade_threshold
+        self.collapse_scar = 1.0 if self.relations <= rp.collapse_threshold else rp.collapse_memory * self.collapse_scar
         both = 0.5 * a.pakistan_engaged + 0.5 * a.taliban_engaged
         self.engagement_progress = rp.engagement_memory * self.engagement_progress + (1 - rp.engagement_memory) * both
         if self.relations > rp.upgrade_threshold:
@@ -216,7 +335,7 @@ class WorldState:
             self.months_above_upgrade = 0
         if self.months_above_upgrade >= rp.upgrade_months:
             self.diplomatic_level = 1
-        elif self.relations < rp.downgrade_threshold:
+        elif falling_through:  # a new fall through the threshold, not a level already low, recalls envoys
             self.diplomatic_level = 0
 
     def _update_trust(self, a: MonthlyActions, p: WorldParams) -> None:
