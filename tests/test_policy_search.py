@@ -136,6 +136,13 @@ def test_a_four_trial_search_writes_its_pareto_front(tmp_path):
         thaw, deaths = solution["values"]
         better = (means["mean_thaw_duration"] > thaw) & (means["mean_monthly_fatalities"] < deaths)
         assert not better.any()
+    # the same command again resumes: the sampler proposes the same trials, their point files are
+    # read back (not run again), and the Pareto front is the same
+    stamps = {f.name: f.stat().st_mtime_ns for f in (folder / "points").glob("*.parquet")}
+    again = _search(folder)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {f.name: f.stat().st_mtime_ns for f in (folder / "points").glob("*.parquet")} == stamps
+    assert OmegaConf.to_container(OmegaConf.load(folder / "optimization_results.yaml")) == result
 
 
 @pytest.mark.slow
