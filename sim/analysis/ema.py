@@ -108,8 +108,10 @@ def objective_kinds(path: Path = LEVERS_PATH) -> dict[str, int]:
 
 
 def _plain(value: Any) -> Any:
-    """A numpy scalar from the workbench as the Python value the config accepts."""
-    # (sim.run refuses numpy scalars for now; converting here keeps the workbench working either way)
+    """A numpy scalar as the Python value, for this module's own checks of whole numbers.
+
+    (The workbench's numpy values go to the config as they are: ``load_config`` accepts them.)
+    """
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -122,10 +124,10 @@ def run_experiment(scenario: str, months: int | None, seeds: tuple[int, ...], fi
     Each seed's config is made by ``load_config`` exactly as ``sim.run`` makes it (a seed
     may choose more than the random draws, e.g. a calibrated parameter set).
     """
-    overrides = {**(fixed or {}), **{path: _plain(v) for path, v in params.items()}}
+    overrides = {**(fixed or {}), **params}
     values: dict[str, list[float]] = {m: [] for m in METRIC_NAMES}
     for seed in seeds:
-        config = load_config(_plain(scenario), int(seed), None if months is None else int(months), overrides)
+        config = load_config(scenario, int(seed), None if months is None else int(months), overrides)
         model = PolicyModel(config, collect=REQUIRED_COLUMNS).run()
         for name, value in pattern_metrics(model.frame(), config.extras.get("metrics")).items():
             values[name].append(float(value))
@@ -172,7 +174,7 @@ def ema_model(scenario: str = "baseline", months: int | None = None, seeds: int 
     months = None if months is None else _whole(months, "ema_model.months", 1)
     seeds = _whole(settings.get("seeds") if seeds is None else seeds, "ema_model.seeds", 1)
     base_seed = _whole(settings.get("base_seed") if base_seed is None else base_seed, "ema_model.base_seed", 0)
-    fixed = {str(k): _plain(v) for k, v in (overrides or {}).items()}
+    fixed = {str(k): v for k, v in (overrides or {}).items()}
     lever_specs = {k: v for k, v in lever_space().items() if k not in fixed} if levers else {}
     uncertain = {k: ("real", lo, hi) for k, (lo, hi) in uncertainty_ranges().items()
                  if k not in fixed and k not in lever_specs}
