@@ -100,7 +100,7 @@ def test_unbatched_jobs_give_the_identical_table(tmp_path, basic_table):
 def test_joblib_launcher_gives_the_identical_table(tmp_path, basic_table):
     r = sweep(tmp_path, *SMALL, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "sweep.points_per_job=2")
     assert r.returncode == 0, r.stderr
-    assert "Launching 2 jobs" in r.stderr + r.stdout  # batched: 4 points, 2 a job
+    assert "is launching 2 jobs" in r.stderr + r.stdout  # batched: 4 points, 2 a job
     pd.testing.assert_frame_equal(load_table(tmp_path), basic_table)
     assert not list(tmp_path.glob("*/.hydra")), "jobs write no .hydra folder unless hydra.output_subdir is set"
 

@@ -8,15 +8,25 @@ shows:
   (the point's id), one column per swept parameter named by its config path (e.g.
   ``pakistan.tolerance``), ``base_seed``, ``replicate``, ``seed``, ``status`` (``ok`` or
   ``failed``), ``error`` (the failed run's error, else empty), every pattern metric of
-  sim/analysis/metrics.py (NaN where undefined or failed), ``config_hash``. Rows are sorted by
-  the parameters and the seed, so two sweeps of the same points give identical tables
-  whichever launcher ran them.
+  sim/analysis/metrics.py (NaN where undefined or failed). Rows are sorted by the
+  parameters and the seed, so two sweeps of the same points give identical tables
+  whichever launcher ran them, batched or not.
 - ``FOLDER/figures/<metric>.png`` for each key metric: over the two swept axes, the
   mean across seeds (left; a phase diagram, with a dashed contour where the metric
   crosses a meaningful boundary, e.g. backward/forward ratio = 1) and the spread,
   the standard deviation across seeds (right). One swept axis gives a line with a
   mean +/- one standard deviation band. ``FOLDER/figures/overview.png`` shows the means
   of all key metrics side by side.
+
+Before anything is written, every point file is checked against the sweep's design
+records (``.sweep/designs/``, sim/sweeps/design.py): a damaged file (unreadable, a column
+missing, rows that name another point) is moved to ``points/damaged/`` and named with the
+exact command that runs its point again; points of the design without results are
+reported with the command that runs them; files no design of the current code lists are
+left out and counted. The table of an earlier aggregation is removed first and the new
+one written atomically, so a failure never leaves a stale table; with nothing usable the
+command stops with one line and exit code 2 (``--strict``: exit code 1 for a damaged file
+or a missing point).
 
 Statistics per point use its runs with status ``ok`` for which the metric is defined
 (e.g. the reversal probability is undefined for a run with no ended thaw); each cell

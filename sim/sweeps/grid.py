@@ -9,6 +9,8 @@ and recorded before any job runs.
 
 from __future__ import annotations
 
+import functools
+
 from sim import adapters
 from sim.config import CONFIG_DIR, ConfigError
 
@@ -24,18 +26,31 @@ def experiment_names() -> list[str]:
 
 
 def parse_overrides(lines: list[str], with_loader: bool = False) -> list:
-    """Parse Hydra override strings; a syntax error becomes a one-line ``ConfigError``."""
-    from hydra.errors import HydraException
+    """Parse Hydra override strings; a syntax error becomes a one-line ``ConfigError``.
 
-    parser = adapters.override_parser(CONFIG_DIR, with_config_loader=with_loader)
+    Parsed lines are kept per process (the parsed overrides are only read, never changed):
+    Hydra's grammar costs about a millisecond a line, and a grid's points share most lines.
+    """
     out = []
     for line in lines:
-        try:
-            out.extend(parser.parse_overrides([line]))  # (plural: it hands the loader to glob)
-        except HydraException as exc:
-            text = str(exc).split("\nSee https://hydra.cc")[0]
-            raise ConfigError(f"{line}: cannot read this override ({' '.join(text.split())})") from None
+        out.extend(_parse_line(line, with_loader))
     return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _parse_line(line: str, with_loader: bool) -> tuple:
+    from hydra.errors import HydraException
+
+    try:
+        return tuple(_parser(with_loader).parse_overrides([line]))  # (plural: it hands the loader to glob)
+    except HydraException as exc:
+        text = str(exc).split("\nSee https://hydra.cc")[0]
+        raise ConfigError(f"{line}: cannot read this override ({' '.join(text.split())})") from None
+
+
+@functools.cache
+def _parser(with_loader: bool):
+    return adapters.override_parser(CONFIG_DIR, with_config_loader=with_loader)
 
 
 def is_hydra(override) -> bool:

@@ -20,7 +20,6 @@ reuses the check instead of repeating it.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sim import adapters
 from sim.config import CONFIG_DIR, Config, ConfigError, SweepSettings, build, load_config, validate
 from sim.config.loading import compose_with_hydra_settings
 from sim.sweeps.design import Block
@@ -214,34 +212,25 @@ def point_config(lines: list[str]) -> PointConfig:
     """Compose and check one job's config from its override lines (the per-process cache composes)."""
     plain_lines, row, keys, design_path = resolve_design(lines)
     try:
-        return PointConfig(load_config(overrides=plain_lines), row, keys)
+        return PointConfig(load_config(overrides=_as_mapping(plain_lines) or plain_lines), row, keys)
     except ConfigError as exc:
         raise _design_error(exc, keys, design_path, row) from None
 
 
-def point_dictconfig(job_cfg: DictConfig, lines: list[str]) -> tuple[DictConfig, int | None, tuple[str, ...]]:
-    """A point's composed config inside a job: a copy of the job's config with the point's values.
-
-    ``job_cfg`` was composed by Hydra with the point's group choices; the point's other
-    overrides (and its design row's values) are applied as Hydra applies them after
-    composing (``sim.adapters.apply_overrides``), so the result equals the config Hydra
-    would compose for the point alone. Returns it, the design row and the keys the row set.
-    """
-    parsed = parse_overrides(list(lines))
-    row_lines = [o for o in parsed if o.key_or_group == DESIGN_ROW_KEY]
-    row = row_lines[-1].value() if row_lines else None
-    cfg = copy.deepcopy(job_cfg)
-    values = [o for o in parsed if not is_group(o) and not is_hydra(o) and o.key_or_group != DESIGN_ROW_KEY]
-    try:
-        adapters.apply_overrides(cfg, values)
-    except Exception as exc:  # noqa: BLE001 - Hydra's own error, as one line
-        raise ConfigError(" ".join(str(exc).split())) from None
-    if row is None:
-        return cfg, None, ()
-    with open_dict(cfg):
-        cfg[DESIGN_ROW_KEY] = row
-    keys = apply_design_row(cfg)
-    return cfg, row, keys
+def _as_mapping(lines: list[str]) -> dict[str, Any] | None:
+    """Plain ``key=value`` lines and group choices as the mapping ``load_config`` also takes
+    (the lines are parsed once, here); None if some line needs Hydra's own composition."""
+    out: dict[str, Any] = {}
+    for o in parse_overrides(lines):
+        value = o.value()
+        if is_hydra(o) or o.is_add() or o.is_force_add() or o.is_delete() or o.is_sweep_override() \
+                or o.package is not None or isinstance(value, dict) or "${" in str(value):
+            return None
+        if is_group(o) and not isinstance(value, str):
+            return None
+        out.pop(o.key_or_group, None)  # (a key given twice: the last value, in the last place, as in Hydra)
+        out[o.key_or_group] = value
+    return out
 
 
 def _walk(node: Any, parts: list[str]) -> Any:

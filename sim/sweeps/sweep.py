@@ -35,7 +35,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from sim.config import ConfigError, SweepSettings, validate
+from sim.config import ConfigError, SweepSettings, compose, validate
 from sim.sweeps import claims
 from sim.sweeps.design import Block, read_design
 from sim.sweeps.files import (  # noqa: F401 - re-exported: where the rest of the project looks for them
@@ -58,7 +58,6 @@ from sim.sweeps.plan import (  # noqa: F401 - re-exported
     check_sweep,
     make_block,
     point_config,
-    point_dictconfig,
     point_params,
     read_design_file,
     resolve_design,
@@ -88,7 +87,7 @@ def run_point(cfg: DictConfig) -> Any:
     settings = sweep_settings(cfg)  # checked with the sweep before it started
     die = settings.exit_in_job is not None and int(hc.job.num) == settings.exit_in_job
     if settings.batch is not None:
-        return run_batch(cfg, sweep_dir, settings, die)
+        return run_batch(sweep_dir, settings, die)
     return run_solo(cfg, list(hc.overrides.task), sweep_dir, settings, die)
 
 
@@ -107,12 +106,12 @@ def run_solo(cfg: DictConfig, job_overrides: list[str], sweep_dir: Path, setting
     return point_objective(cfg, outcome.rows)
 
 
-def run_batch(cfg: DictConfig, sweep_dir: Path, settings: SweepSettings, die: bool) -> list[dict[str, Any]]:
+def run_batch(sweep_dir: Path, settings: SweepSettings, die: bool) -> list[dict[str, Any]]:
     """The points of one batch of a design record; returns what was done with each.
 
-    Hydra composed ``cfg`` with the batch's group choices (``scenario=...``; the sweeper
-    batches only points that share them) and the sweep's fixed overrides; each point is
-    that config with the point's values applied as Hydra applies them, then checked.
+    Each point's config is composed from its override lines through the per-process
+    cache (``sim.config.load_config``: Hydra composes once per group choice, the
+    point's values are applied to a copy), then checked.
     """
     if settings.invocation is None:
         raise ConfigError("sweep.batch: needs sweep.invocation, the design record the batched sweeper wrote")
@@ -120,7 +119,8 @@ def run_batch(cfg: DictConfig, sweep_dir: Path, settings: SweepSettings, die: bo
     rs = run_settings(settings)
     summaries, deferred = [], []
     for index in design.batches[settings.batch]:
-        block, make_config, raw = _checked(cfg, design.blocks[index])
+        block, make_config = _checked(design.blocks[index])
+        raw = _raw_maker(block)
         outcome = run_block(block, sweep_dir, make_config, rs, die, make_raw=raw)
         if outcome is None:  # another live process holds the point: come back to it at the end
             deferred.append((block, make_config, raw))
@@ -132,7 +132,7 @@ def run_batch(cfg: DictConfig, sweep_dir: Path, settings: SweepSettings, die: bo
     return summaries
 
 
-def _checked(job_cfg: DictConfig, block: Block) -> tuple[Block, Any, Any]:
+def _checked(block: Block) -> tuple[Block, Any]:
     """The block with its point's config built here, and its id re-derived from that config.
 
     The id differs from the planned one only if the code changed since the sweep
@@ -141,20 +141,24 @@ def _checked(job_cfg: DictConfig, block: Block) -> tuple[Block, Any, Any]:
     recorded as failed.
     """
     try:
-        cfg, design_row, design_keys = point_dictconfig(job_cfg, block.overrides)
-        config = validate(cfg)
+        pc = point_config(block.overrides)
     except ConfigError as exc:
         error = exc
 
         def fail():
             raise error
-        return block, fail, None
-    pid = point_id(config, design_row)
+        return block, fail
+    pid = point_id(pc.config, pc.design_row)
     if pid != block.point:
         log.warning("point %s: the code changed since the sweep started; its runs are filed as point %s",
                     block.point, pid)
         block = dataclasses.replace(block, point=pid)
-    return block, lambda: config, lambda: copy.deepcopy(cfg)
+    return block, lambda: pc.config
+
+
+def _raw_maker(block: Block):
+    """The point's composed (unchecked) config, for the files of ``sweep.keep_runs``."""
+    return lambda: compose(overrides=resolve_design(block.overrides)[0])
 
 
 def run_claimed(block: Block, sweep_dir: Path, make_config, rs: RunSettings, die: bool, make_raw=None) -> Outcome:
