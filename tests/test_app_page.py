@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipyvuetify as v
 import solara
-from solara.components.echarts import EchartsWidget
 
 from sim.app.app import Page
+from sim.app.live_chart import LiveChart
 
 
 def test_clicking_an_event_marker_opens_the_log_at_that_month():
@@ -14,7 +14,7 @@ def test_clicking_an_event_marker_opens_the_log_at_that_month():
     step = rc.find(v.Btn, children=["Step"]).widget
     for _ in range(14):
         step.click()
-    chart = rc.find(EchartsWidget).widgets[0]
+    chart = rc.find(LiveChart).widgets[0]
     markers = [s for s in chart.option["series"] if s["type"] == "scatter" and s["data"]]
     assert markers, "no marked event in 14 months of the default run"
     point = markers[0]["data"][0]

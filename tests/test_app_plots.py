@@ -14,11 +14,14 @@ from sim.app.app_plots import (
     CHARTS,
     MARKERS,
     PALETTE,
+    STRIP_ROWS,
     Axis,
     ChartInput,
     chart_options,
     event_months,
     log_by_month,
+    mix,
+    stance_runs,
 )
 from sim.app.app_settings import check_settings
 
@@ -80,12 +83,24 @@ def test_legends_sit_below_the_data(run):
 
 def test_the_stance_strip_shows_both_sides_month_by_month(run):
     option = chart_options(data_of(run))["relations"]
-    cells = series(option, "stance")["data"]
+    areas = series(option, "stance")["markArea"]["data"]
     frame = run.frame()
-    pakistan = [v for _, row, v in sorted(cells) if row == 2]
-    assert pakistan == [1.0 if s == "engage" else 0.0 for s in frame["pakistan_stance"]]
-    colours = option["visualMap"][0]["inRange"]["color"]
-    assert colours == [PALETTE["pressure"], PALETTE["engage"]]
+    labels = option["xAxis"][0]["data"]
+    for row, column in ((STRIP_ROWS.index("Pakistan"), "pakistan_stance"), (STRIP_ROWS.index("Taliban"), "taliban_stance")):
+        shown = {}
+        for start, end in areas:
+            if start["yAxis"] != row:
+                continue
+            first, stop = labels.index(start["xAxis"]), labels.index(end["xAxis"])
+            for k in range(first, max(stop, first + 1)):
+                shown[k] = start["itemStyle"]["color"]
+        want = {k: PALETTE["engage"] if s == "engage" else PALETTE["pressure"] for k, s in enumerate(frame[column])}
+        assert {k: c for k, c in shown.items() if k < len(frame)} == want
+
+
+def test_stance_colours_blend_with_the_share_engaged():
+    assert mix(1.0) == PALETTE["engage"] and mix(0.0) == PALETTE["pressure"]
+    assert stance_runs([1.0, 1.0, 0.0, None, 0.5]) == [(0, 1, 1.0), (2, 2, 0.0), (4, 4, 0.5)]
 
 
 def test_event_markers_mark_the_months_of_strikes_closures_ceasefires_and_mediation():

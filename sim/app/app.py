@@ -39,8 +39,8 @@ from sim.app.app_settings import (
     check_settings,
     start_supported,
 )
+from sim.app.live_chart import LiveChart
 from sim.config import ConfigError, scenario_names
-from solara.components.echarts import EchartsWidget
 from sim.config.calendar import add_months
 
 TITLE = "Pakistan and the Afghan Taliban: one step forward, two steps back?"
@@ -334,7 +334,7 @@ def charts(state: AppState) -> None:
 @solara.component
 def Chart(name: str, option: dict, on_click, attributes: dict):
     """One chart: its option goes straight to the widget, so the page's renderer never walks the numbers."""
-    element = EchartsWidget.element(on_click=on_click, attributes=attributes, responsive=True)
+    element = LiveChart.element(on_click=on_click, attributes=attributes)
 
     def send():
         solara.get_widget(element).option = option

@@ -160,7 +160,6 @@ def _skeleton(kind: str, axis: Axis) -> dict:
             {"type": "category", "data": STRIP_ROWS, "gridIndex": 0, "axisTick": {"show": False},
              "axisLine": {"show": False}, "axisLabel": {"fontSize": 12, "color": "#333"}},
         ],
-        "visualMap": [],
         "series": [],
     }
 
@@ -177,16 +176,41 @@ def _value_axis(name: str, lo=None, hi=None, right: bool = False) -> dict:
     return axis
 
 
+def mix(share: float) -> str:
+    """The stance colour of a share engaged: pressure's red at 0, engage's green at 1, blended between."""
+    a, b = (np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)]) for c in (PALETTE["pressure"], PALETTE["engage"]))
+    r, g, bl = np.round(a + (b - a) * float(share)).astype(int)
+    return f"#{r:02x}{g:02x}{bl:02x}"
+
+
+def stance_runs(values: list) -> list[tuple[int, int, float]]:
+    """(first month, last month, value) of each run of equal values (1 engage, 0 pressure, or a share)."""
+    runs, start = [], 0
+    for k in range(1, len(values) + 1):
+        if k == len(values) or values[k] != values[start]:
+            if values[start] is not None:
+                runs.append((start, k - 1, values[start]))
+            start = k
+    return runs
+
+
 def _strip(option: dict, data: ChartInput) -> None:
-    """The stances (1 = engage, 0 = pressure; with many seeds, the share engaged) and the event markers."""
-    pakistan, taliban = data.stances
-    cells = [[k, 2, v] for k, v in enumerate(pakistan) if v is not None]
-    cells += [[k, 1, v] for k, v in enumerate(taliban) if v is not None]
-    index = len(option["series"])
-    option["series"].append({"type": "heatmap", "name": "stance", "xAxisIndex": 0, "yAxisIndex": 0, "data": cells,
-                             "tooltip": {"show": False}, "silent": True})
-    option["visualMap"].append({"show": False, "min": 0, "max": 1, "dimension": 2, "seriesIndex": index,
-                                "inRange": {"color": [PALETTE["pressure"], PALETTE["engage"]]}})
+    """The stances (1 = engage, 0 = pressure; with many seeds, the share engaged) and the event markers.
+
+    A stance is drawn as one rectangle per run of equal months (a few dozen shapes, not one per
+    month), on a hidden value axis of the strip whose rows match the labelled rows.
+    """
+    option["yAxis"].append({"type": "value", "gridIndex": 0, "min": 0, "max": len(STRIP_ROWS), "show": False})
+    axis = len(option["yAxis"]) - 1
+    labels = data.axis.labels
+    areas = []
+    for row, values in ((STRIP_ROWS.index("Pakistan"), data.stances[0]), (STRIP_ROWS.index("Taliban"), data.stances[1])):
+        for first, last, value in stance_runs(list(values)):
+            end = labels[last + 1] if last + 1 < len(labels) else labels[-1]
+            areas.append([{"xAxis": labels[first], "yAxis": row, "itemStyle": {"color": mix(value), "opacity": 1}},
+                          {"xAxis": end, "yAxis": row + 1}])
+    option["series"].append({"type": "line", "name": "stance", "data": [], "xAxisIndex": 0, "yAxisIndex": axis,
+                             "markArea": {"silent": True, "data": areas}, "tooltip": {"show": False}})
     lines = data.log_lines
     labels = data.axis.labels
     for kind, months in data.events.items():
@@ -238,8 +262,10 @@ def _bars(name: str, values: list, colour: str, stack: str, axis: int = 1) -> di
 
 
 def _finish(option: dict) -> dict:
+    """The legend's entries; every series named by an id, so the browser updates it in place month by month."""
     legend = []
     for s in option["series"]:
+        s["id"] = s["name"]
         if s.pop("_legend", False) and s["name"] not in legend:
             legend.append(s["name"])
     option["legend"]["data"] = legend
