@@ -311,7 +311,7 @@ def charts(state: AppState) -> None:
     def options():
         data = ChartInput(Axis(model.start_date, model.n_months), snap.frame, snap.log, ghost=state.ghost.value,
                           reference=snap.reference, ensemble=ensemble)
-        return chart_options(data)
+        return {name: Sealed(option) for name, option in chart_options(data).items()}
 
     all_options = solara.use_memo(options, [snap.serial, id(ensemble), id(state.ghost.value)])
 
@@ -331,15 +331,25 @@ def charts(state: AppState) -> None:
                 "style": "height: 100%; width: 100%"})
 
 
+class Sealed:
+    """A chart's option, opaque to the page's renderer: it compares and searches the arguments of a component
+    item by item, which for thousands of numbers costs more than the month itself."""
+
+    __slots__ = ("option",)
+
+    def __init__(self, option: dict):
+        self.option = option
+
+
 @solara.component
-def Chart(name: str, option: dict, on_click, attributes: dict):
+def Chart(name: str, sealed: Sealed, on_click, attributes: dict):
     """One chart: its option goes straight to the widget, so the page's renderer never walks the numbers."""
     element = LiveChart.element(on_click=on_click, attributes=attributes)
 
     def send():
-        solara.get_widget(element).option = option
+        solara.get_widget(element).option = sealed.option
 
-    solara.use_effect(send, [id(option)])
+    solara.use_effect(send, [sealed])
     return element
 
 
