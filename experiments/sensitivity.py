@@ -13,7 +13,7 @@ ranges and reasons, the metrics, the sample sizes, the discovery questions). Ste
    column per parameter) into a run folder named after the settings, so running the
    same command again resumes.
 2. *Runs.* The design goes through the sweep machinery as one Hydra multirun,
-   ``python -m sim -m +sweep.design=design.parquet '+design_row=range(0,T)'``: one job
+   ``python -m sim -m ++sweep.design=design.parquet '+design_row=range(0,T)'``: one job
    per point running ``seeds`` seeds, one Parquet file per point, finished points
    skipped on a re-run, failed runs recorded (docs/sweeps.md).
 3. *Analysis.* A point's value of a metric is the mean over its seeds of the runs where
@@ -1052,7 +1052,7 @@ def write_report(settings: Settings, a: Analysis, meta: dict, images: dict[str, 
         "unit), sigma = how much that change varies (non-linearity, interactions).",
         f"- **Runs**: every point ran {settings.seeds} seed{'s' * (settings.seeds > 1)} "
         f"({settings.base_seed}..{settings.base_seed + settings.seeds - 1}, the same at every point: common random "
-        f"numbers) through the sweep machinery (`python -m sim -m +sweep.design=... '+design_row=range(0,"
+        f"numbers) through the sweep machinery (`python -m sim -m ++sweep.design=... '+design_row=range(0,"
         f"{meta['points']})'`, docs/sweeps.md): {meta['points']} points, {meta['points'] * settings.seeds} runs"
         + (f"; this invocation's sweep took {seconds / 60:.1f} min" if seconds is not None else "")
         + f". Points without results: {a.missing_points}; failed runs: {a.failed_runs}.",
