@@ -15,7 +15,7 @@ def test_clicking_an_event_marker_opens_the_log_at_that_month():
     for _ in range(14):
         step.click()
     chart = rc.find(LiveChart).widgets[0]
-    markers = [s for s in chart.option["series"] if s["type"] == "scatter" and s["data"]]
+    markers = [s for s in chart.shown["series"] if s["type"] == "scatter" and s["data"]]
     assert markers, "no marked event in 14 months of the default run"
     point = markers[0]["data"][0]
     chart.vue_on_click({"seriesName": markers[0]["name"], "data": point})

@@ -347,7 +347,7 @@ def Chart(name: str, sealed: Sealed, on_click, attributes: dict):
     element = LiveChart.element(on_click=on_click, attributes=attributes)
 
     def send():
-        solara.get_widget(element).option = sealed.option
+        solara.get_widget(element).show(sealed.option)
 
     solara.use_effect(send, [sealed])
     return element
