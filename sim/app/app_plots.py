@@ -141,8 +141,7 @@ def _skeleton(kind: str, axis: Axis) -> dict:
         "title": {"text": CHART_TITLES[kind], "left": 6, "top": 2,
                   "textStyle": {"fontSize": 17, "fontWeight": "bold", "color": "#222"}},
         "tooltip": {"trigger": "axis", "confine": True, "textStyle": {"fontSize": SMALL},
-                    "axisPointer": {"type": "line", "link": [{"xAxisIndex": "all"}]}},
-        "axisPointer": {"link": [{"xAxisIndex": "all"}]},
+                    "axisPointer": {"type": "line"}},
         # one line under the data, paged with arrows when it does not fit: it never covers the data or the axis
         "legend": {"type": "scroll", "bottom": 0, "left": 8, "right": 8, "itemGap": 12, "pageIconSize": 12,
                    "textStyle": {"fontSize": SMALL}, "data": []},
