@@ -848,11 +848,14 @@ ensemble: `configs/calibrated/ensemble.yaml` ({n_sets} sets); method and code: `
   whole command runs in well under an hour on one shared core (times above).
 * **Physical bounds.** Every parameter with a physical meaning has a box from a source
   (column "bounds from"); the fitted values lie inside (a test checks it).
-* **Free mode, stage two.** Pakistan's learning (learning rate, attraction decay, the
-  weight of a rise in violence, the weight of violence against tolerance) is fitted to
-  the record of Pakistan's stance month by month up to the fold's end, in free mode
-  ({settings.free_mode['points']} Sobol points over the box, kept only if better than the configured values).
-  Forced mode does not depend on these.
+* **Free mode, stage two.** How Pakistan learns from outcomes (learning rate,
+  attraction decay, the reward lost per rise in violence and per unit of violence above
+  its tolerance) is fitted to the record of Pakistan's stance month by month up to the
+  fold's end, in free mode ({settings.free_mode['points']} Sobol points over the box, kept only if better
+  than the configured values). Forced mode does not depend on these. What Pakistan weighs
+  when it chooses (its tolerance, the weight of violence in its utility) is not fitted:
+  fitting those as well matched 2021-2024 better but gave a Pakistan that never turned
+  back to engagement, in 2025 or in runs from today.
 * **Definitions.** GTI terrorism deaths are compared with the model's victims of
   attacks, `deaths_security + deaths_civilian`; CRSS violence-related (violence-linked)
   fatalities include militants killed in operations: `deaths_total`. GTI counted 79% of

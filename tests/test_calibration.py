@@ -35,7 +35,7 @@ ENSEMBLE = SETTINGS.output.parent / "ensemble.yaml"
 KNOWN_MISSES: dict[str, str] = {
     "gti_2021": "the UN Monitoring Team's 3,000-5,500 fighters for late 2021 (the lower bound of the TTP's size in "
                 "August 2021) give more victims in Aug-Dec 2021 than 5/12 of GTI 2021, a pro-rating biased low",
-    "crss_2024": "the model's drivers give a 2024 rise of about a quarter, not two thirds: CRSS counts 1,019 deaths "
+    "crss_2024": "the model's drivers give a 2024 rise of about a third, not two thirds: CRSS counts 1,019 deaths "
                  "in Oct-Dec 2024 alone (Kurram's sectarian clashes among them), which the model has no mechanism for",
 }
 

@@ -21,6 +21,7 @@ import numpy as np
 from sim.config.schema import WorldParams
 
 BORDER_STATES = ("open", "restricted", "closed")
+DIPLOMATIC_LEVELS = ("charge_d_affaires", "ambassador")
 
 
 def _binomial(u: float, n: int, prob: float) -> int:
@@ -39,6 +40,7 @@ def _binomial(u: float, n: int, prob: float) -> int:
 
 
 def _poisson(u: float, lam: float) -> int:
+    """A Poisson count from one uniform (inverse CDF; normal approximation for a large mean)."""
     if lam <= 0.0:
         return 0
     if lam > 25.0:
@@ -64,7 +66,6 @@ def _binom_ppf(u: float, n: int, prob: float) -> int:
 
 def _normal_quantile(u: float) -> float:
     return float(NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12)))
-DIPLOMATIC_LEVELS = ("charge_d_affaires", "ambassador")
 
 
 @dataclass
