@@ -19,14 +19,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
+
+import mesa
 
 from sim.config.calendar import month_index
 from sim.config.events import Target, check_event
 from sim.config.schema import ConfigError, EventSpec
 
-if TYPE_CHECKING:
-    from sim.model.policy_model import PolicyModel
 
 @dataclass
 class Binding:
@@ -54,7 +54,7 @@ def _field_kind(obj: Any, name: str) -> type | None:
     return None
 
 
-def bind(model: PolicyModel, target: str) -> Binding | None:
+def bind(model: mesa.Model, target: str) -> Binding | None:
     """Resolve a target path on the model, or None if there is no such target."""
     parts = target.split(".")
     head, rest = parts[0], parts[1:]
@@ -140,7 +140,7 @@ class ScheduledEvent:
 class Timeline:
     """The scenario's events, checked against the model when it is built."""
 
-    def __init__(self, model: PolicyModel, specs: list[EventSpec], start: date):
+    def __init__(self, model: mesa.Model, specs: list[EventSpec], start: date):
         self.events: list[ScheduledEvent] = []
         for i, spec in enumerate(specs):
             where = f"scenario.events[{i}]"
