@@ -46,12 +46,14 @@ EXERCISES = (
     Exercise(
         key="mediation",
         title="2. What does China's mediation change?",
-        settings={"scenario": "baseline", "seed": 0, "start": "today", "play_as_pakistan": False},
+        # The stylized start: from today Pakistan is under pressure almost throughout, whatever the mediators
+        # do; from a calm 2026 both stances are open and mediation's pull shows.
+        settings={"scenario": "baseline", "seed": 0, "start": "stylized", "play_as_pakistan": False},
         stance=None,
         variants=(("no mediators", {"mediator_strength": 0.0}), ("usual", {"mediator_strength": 1.0}),
                   ("three times as strong", {"mediator_strength": 3.0})),
-        steps=("Press Set up this exercise. Set the mediators' strength to 0, press Apply and restart, run to "
-               "the end (▶ at 10 months a second), then Same settings, 20 seeds.",
+        steps=("Press Set up this exercise (the stylized start). Set the mediators' strength to 0, press Apply "
+               "and restart, then Same settings, 20 seeds before the first Step (each seed runs the decade).",
                "Note the median of Months Pakistan engaged and Thaws reversed after a violence spike (Pattern tab).",
                "Repeat with strength 1 and 3."),
         notice=("The stronger the mediators, the more of the decade Pakistan spends engaged (the median rises "
