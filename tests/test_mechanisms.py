@@ -259,3 +259,17 @@ def test_returns_follow_the_enforcement_aimed_at_each_status_and_ease_when_it_st
         on, "returns_undocumented", peak)
     after = slice(start + span + 2, start + span + 6)
     assert mean_of(on, "returns_undocumented", after) < 1.5 * mean_of(off, "returns_undocumented", after)
+
+
+def test_habituation_raises_pakistans_tolerance_under_sustained_violence():
+    months, surge = 36, 6
+    stances = [hold("taliban.stance", "pressure", months)]
+    surge_event = {"date": f"+{surge}", "target": "militants.groups.ttp.attack_rate", "op": "multiply", "value": 3.0}
+    habituating = ensemble(SEEDS, months, events=stances + [surge_event], pakistan__tolerance_adaptation=0.1)
+    fixed = ensemble(SEEDS, months, events=stances + [surge_event], pakistan__tolerance_adaptation=0.0)
+    late = slice(-12, None)
+    base = fixed[0]["tolerance"].iloc[0]
+    assert (np.concatenate([f["tolerance"].to_numpy() for f in fixed]) == base).all()
+    assert mean_of(habituating, "tolerance", late) > 1.3 * base
+    assert min(f["tolerance"].min() for f in habituating) >= base, "tolerance never falls below its start"
+    assert mean_of(habituating, "pakistan_p_engage", late) > mean_of(fixed, "pakistan_p_engage", late)

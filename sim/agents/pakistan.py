@@ -2,7 +2,8 @@
 
 State: stance and instruments, tolerance of violence, domestic pressure (a decaying
 memory of fatalities), the military establishment's weight in the regime, economic
-stress, and a learned attraction to each stance. The decision is a logit choice over
+stress, and a learned attraction to each stance. Tolerance can habituate: sustained
+violence above it raises it (``tolerance_adaptation``), never below its starting value. The decision is a logit choice over
 the utility gap between engaging and pressuring (docs/ODD.md, "Pakistan"), and attractions are
 reinforced by what followed each stance, so Pakistan learns that a stance "failed".
 """
@@ -21,7 +22,7 @@ INSTRUMENTS = ENGAGE_INSTRUMENTS + PRESSURE_INSTRUMENTS
 class Pakistan(LearningState):
     COLUMN_PREFIX = "pakistan"
     FRAME_COLUMNS = {  # frame column -> attribute
-        "pakistan_stance": "stance", "tolerance": "params.tolerance", "pakistan_p_engage": "p_engage",
+        "pakistan_stance": "stance", "tolerance": "tolerance_now", "pakistan_p_engage": "p_engage",
         "pakistan_domestic_pressure": "domestic_pressure", "pakistan_attraction_engage": "attractions.engage",
         "pakistan_attraction_pressure": "attractions.pressure", "pakistan_ct_operations": "ct_operations",
     }
@@ -34,6 +35,7 @@ class Pakistan(LearningState):
         self.months_in_stance = 0
         self.forced_instruments: dict[str, bool] = {}
         self._last_deaths = 0.0
+        self.tolerance_now = params.tolerance  # the violence domestic politics bears now (habituation moves it)
         self.instruments_rng = model.stream("pakistan.instruments")
 
     @property
@@ -44,7 +46,8 @@ class Pakistan(LearningState):
     def utility_gap(self) -> float:
         """U(engage) - U(pressure), from last month's observed state."""
         p, w, prev = self.params, self.model.world, self.model.previous
-        violence = self.domestic_pressure / p.tolerance - 1.0 if p.tolerance > 0 else 1.0
+        tol = self.tolerance_now
+        violence = self.domestic_pressure / tol - 1.0 if tol > 0 else 1.0
         reciprocity = 1.0 if prev["taliban_stance"] == "engage" else -1.0
         incumbency = 1.0 if self.stance == "engage" else -1.0
         return (self.attractions.gap
@@ -79,7 +82,7 @@ class Pakistan(LearningState):
             # Talks with the TTP, once opened, run for as long as Pakistan stays engaged.
             chosen["ttp_talks"] = self.instruments["ttp_talks"] or u_talks < p.ttp_talks_prob
             return chosen
-        ratio = self.domestic_pressure / p.tolerance if p.tolerance > 0 else float("inf")
+        ratio = self.domestic_pressure / self.tolerance_now if self.tolerance_now > 0 else float("inf")
         chosen["transit_restrictions"] = True
         chosen["border_closure"] = ratio >= p.closure_pressure_ratio
         chosen["forced_repatriation"] = self.months_in_stance >= p.repatriation_after_months
@@ -92,7 +95,9 @@ class Pakistan(LearningState):
         """Reinforce the stance just played with the outcome that followed it."""
         p, w = self.params, self.model.world
         self.domestic_pressure = p.pressure_memory * self.domestic_pressure + (1 - p.pressure_memory) * w.deaths_total
-        tol = max(p.tolerance, 1e-9)
+        # Habituation: sustained violence above what politics bore becomes the new normal.
+        self.tolerance_now += p.tolerance_adaptation * (max(p.tolerance, self.domestic_pressure) - self.tolerance_now)
+        tol = max(self.tolerance_now, 1e-9)
         trend = (w.deaths_total - self._last_deaths) / tol
         self._last_deaths = w.deaths_total
         self.reinforce(-p.reward_violence_level * (self.domestic_pressure / tol - 1.0)

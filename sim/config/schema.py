@@ -52,6 +52,7 @@ def signed() -> Any:
 class PakistanParams:
     initial_stance: Literal["engage", "pressure"]
     tolerance: float = bounded(0.0, 100_000.0)
+    tolerance_adaptation: float = bounded(0.0, 1.0, default=0.0)
     pressure_memory: float = unit()
     military_weight: float = unit()
     economic_stress: float = unit()

@@ -195,7 +195,7 @@ class PolicyModel(mesa.Model):
             diversification=tb.diversification,
             iran_reroute=self.influences.iran_reroute,
         )
-        w.update(actions, self.config.world, self.world_rng, pk.params.tolerance)
+        w.update(actions, self.config.world, self.world_rng, pk.tolerance_now)
         tb.absorb(pk.instruments, w.returns_forced, w.border)
         self.ceasefire_started = update_flows(self.militants, w.ceasefire, self.config.militants, pk, tb, self.flows_rng)
 
