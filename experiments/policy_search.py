@@ -632,8 +632,9 @@ def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_fr
             "settings as the situation changes is not searched.",
             "- **Fit and ranges.** The fit check varies only the sensitivity ranges; parameters outside them are "
             "held at their defaults, and the levers' ranges are choices (stated above).",
-            "- **A thaw's mean counts runs that had one**: a policy that often never thaws can look good on "
-            "`mean_thaw_duration`; the 'no thaw' and 'engaged' columns show when that happens.",
+            "- **A thaw's mean counts runs that had one** (a trial with no thaw in any seed counts as 0 months): "
+            "a policy that often never thaws can look good on `mean_thaw_duration`; the 'no thaw' and 'engaged' "
+            "columns show when that happens.",
             "",
             "Data: the search's point files and `optimization_results.yaml` in the search folder; this report's "
             "tables as CSV beside them (`policy_search_*.csv`).", ""]

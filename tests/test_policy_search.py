@@ -58,12 +58,14 @@ def test_no_objectives_means_a_plain_sweep():
     assert point_objective({"sweep": {"objectives": None}}, ROWS) is None
 
 
-def test_a_metric_no_ok_run_defines_gets_the_worst_value_not_nan():
-    rows = [{"status": "ok", "mean_thaw_duration": NAN, "mean_monthly_fatalities": 40.0},
-            {"status": "failed", "mean_thaw_duration": 99.0, "mean_monthly_fatalities": 1.0}]
-    assert point_objective(_cfg(["mean_thaw_duration", "-mean_monthly_fatalities"]), rows) == (-math.inf, 40.0)
+def test_a_metric_no_ok_run_defines_is_never_nan_or_infinite():
+    """No thaw in any run reads as 0 months; another undefined metric is None (a failed trial for Optuna)."""
+    rows = [{"status": "ok", "mean_thaw_duration": NAN, "mean_monthly_fatalities": 40.0, "reversal_probability": NAN},
+            {"status": "failed", "mean_thaw_duration": 99.0, "mean_monthly_fatalities": 1.0, "reversal_probability": 1.0}]
+    assert point_objective(_cfg(["mean_thaw_duration", "-mean_monthly_fatalities"]), rows) == (0.0, 40.0)
+    assert point_objective(_cfg(["-reversal_probability"]), rows) is None
     failed = [{"status": "failed", "mean_thaw_duration": NAN, "mean_monthly_fatalities": NAN}]
-    assert point_objective(_cfg(["-mean_monthly_fatalities"]), failed) == math.inf
+    assert point_objective(_cfg(["mean_thaw_duration", "-mean_monthly_fatalities"]), failed) == (0.0, None)
 
 
 def test_the_minus_prefix_marks_a_minimised_metric():

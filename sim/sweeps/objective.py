@@ -8,10 +8,12 @@ anything runs). Example: configs/experiment/policy_search.yaml, docs/policy_sear
 
 A point's objective is the mean over its runs with status ok of the runs where the
 metric is defined, the same rule as a point's value in the sweep table and the
-sensitivity report. A point where no run defines it (every run failed, or e.g. no thaw in
-any seed) gets the worst value, -inf when maximised and +inf when minimised: Optuna cannot
-take NaN (the trial would fail and, with ``max_failure_rate: 0``, stop the search), and
-the worst value steers the sampler away without pretending to a number.
+sensitivity report. Where no run defines it, a metric whose undefined value has a plain
+reading gets that number (``UNDEFINED_MEANS``: no thaw in any seed = 0 months of thaw);
+any other gets None, which the Optuna sweeper records as a failed trial and its sampler
+leaves out (the experiment sets ``max_failure_rate`` so that this does not stop the
+search). Neither NaN nor an infinity is returned: Optuna refuses NaN, and its TPE sampler
+breaks on infinities.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sim.config import ConfigError
 MINIMISE_PREFIX = "-"
 STATUS_OK = "ok"  # a run's status in a point's rows (sim/sweeps/sweep.py writes "ok" or "failed")
 DIRECTIONS = {"maximize": False, "minimize": True}  # Optuna's word -> minimised?
+# Metrics whose undefined value means "it never happened", read as a number when no run defines them.
+UNDEFINED_MEANS = {"mean_thaw_duration": 0.0}  # no thaw at all: no month of thaw was held
 
 
 def parse_objectives(objectives: Sequence[str] | None) -> list[tuple[str, bool]]:
@@ -102,13 +106,13 @@ def _mean_defined(values: list[float]) -> float:
     return math.fsum(defined) / len(defined) if defined else float("nan")
 
 
-def point_objective(cfg: DictConfig | Mapping, rows: Any) -> float | tuple[float, ...] | None:
+def point_objective(cfg: DictConfig | Mapping, rows: Any) -> float | tuple[float | None, ...] | None:
     """The value a sweep job returns to the sweeper: per objective, the mean over the ok runs.
 
     ``rows`` are the point's runs (dicts or a DataFrame with ``status`` and every metric).
     Returns None when ``sweep.objectives`` is empty or unset (a plain sweep), a float for
-    one objective and a tuple of floats for several, in the order listed. A metric no ok
-    run defines gives the worst value (-inf maximised, +inf minimised; module docstring).
+    one objective and a tuple for several, in the order listed. A metric no ok run defines
+    gives its ``UNDEFINED_MEANS`` value, else None (a failed trial; module docstring).
     """
     parsed = _objectives_of(cfg)
     if not parsed:
@@ -117,5 +121,5 @@ def point_objective(cfg: DictConfig | Mapping, rows: Any) -> float | tuple[float
     values = []
     for name, minimised in parsed:
         mean = _mean_defined([float(r[name]) for r in ok if r.get(name) is not None])
-        values.append(mean if not math.isnan(mean) else (math.inf if minimised else -math.inf))
+        values.append(mean if not math.isnan(mean) else UNDEFINED_MEANS.get(name))
     return values[0] if len(values) == 1 else tuple(values)
