@@ -37,10 +37,12 @@ from sim.app.app_settings import (
     START_CHOICES,
     AppSettings,
     check_settings,
+    scenario_by_words,
+    scenario_words,
     start_supported,
 )
 from sim.app.live_chart import LiveChart
-from sim.config import ConfigError, scenario_names
+from sim.config import ConfigError
 from sim.config.calendar import add_months
 
 TITLE = "Pakistan and the Afghan Taliban: one step forward, two steps back?"
@@ -363,8 +365,9 @@ def SettingsPane(state: AppState):
     def set_field(name: str, value) -> None:
         state.draft.value = {**state.draft.value, name: value}
 
-    solara.Select("Scenario", values=scenario_names(), value=draft["scenario"],
-                  on_value=lambda v: set_field("scenario", v))
+    by_words = scenario_by_words()
+    solara.Select("Scenario", values=list(by_words), value=scenario_words(draft["scenario"]),
+                  on_value=lambda v: set_field("scenario", by_words[v]))
     solara.InputText("Random seed (a whole number; same seed and settings = same run)", value=draft["seed"],
                      on_value=lambda v: set_field("seed", v), continuous_update=True, classes=["teach-seed"])
     if start_supported():

@@ -27,6 +27,7 @@ from sim.app.app_settings import (
     config_value,
     default_seed,
     default_start,
+    scenario_words,
     start_supported,
 )
 from sim.output.narrative import group_label
@@ -65,7 +66,7 @@ def metric_rows(metrics: dict[str, float], thaw_min_months: int) -> list[tuple[s
 
 def settings_in_use(model) -> list[tuple[str, str, bool]]:
     """(label, value in use, set by the student?) for every setting of the run in use."""
-    rows = [("Scenario", model.scenario_name, model.scenario_name != DEFAULT_SCENARIO),
+    rows = [("Scenario", scenario_words(model.scenario_name), model.scenario_name != DEFAULT_SCENARIO),
             ("Random seed", str(model.run_seed), model.run_seed != default_seed())]
     if start_supported():
         rows.append(("Start", START_CHOICES[model.settings.start], model.settings.start != default_start()))

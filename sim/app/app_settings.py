@@ -55,6 +55,21 @@ CONTROLS: dict[str, Control] = {
 }
 
 
+PROPER_NAMES = {"ttp": "TTP", "taliban": "Taliban", "china": "China", "iran": "Iran", "india": "India"}
+
+
+def scenario_words(name: str) -> str:
+    """A scenario's name in plain words for the settings panel (``china_mediation`` -> "China mediation")."""
+    words = " ".join(PROPER_NAMES.get(w, w) for w in name.split("_"))
+    if words[-9:].replace(" ", "").isdigit():  # history_2021_2025 -> History 2021-2025
+        words = words[:-10] + " " + words[-9:].replace(" ", "–")
+    return words[:1].upper() + words[1:]
+
+
+def scenario_by_words() -> dict[str, str]:
+    return {scenario_words(name): name for name in scenario_names()}
+
+
 def config_value(config: Config, path: str):
     """The value at a dotted config path, e.g. ``pakistan.tolerance``."""
     return functools.reduce(getattr, path.split("."), config)
