@@ -457,8 +457,10 @@ def PatternPane(state: AppState):
 @solara.component
 def NoticePane(state: AppState):
     exercise: Exercise = next(e for e in EXERCISES if e.key == state.exercise.value)
-    solara.ToggleButtonsSingle(value=state.exercise.value, values=[e.key for e in EXERCISES],
-                               on_value=state.exercise.set, dense=True)
+    labels = {f"Exercise {k}": e.key for k, e in enumerate(EXERCISES, start=1)}
+    shown = next(label for label, key in labels.items() if key == exercise.key)
+    solara.ToggleButtonsSingle(value=shown, values=list(labels), on_value=lambda v: state.exercise.set(labels[v]),
+                               dense=True)
     para(f"<b>{html.escape(exercise.title)}</b>")
     para("<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in exercise.steps) + "</ol>")
     para("<b>What to notice</b><ul class='teach-notice'>"
