@@ -30,13 +30,37 @@ NAMED = ("baseline", "pressure_first", "engagement_first", "china_mediation", "n
 
 
 @functools.cache
-def runs(name: str) -> tuple[pd.DataFrame, ...]:
+def runs(name: str, start: str = "today") -> tuple[pd.DataFrame, ...]:
     months = None if name.startswith("history") else MONTHS
-    return tuple(ensemble(load_config(name, months=months), SEEDS))
+    overrides = {"start": start} if start != "today" else None
+    return tuple(ensemble(load_config(name, months=months, overrides=overrides), SEEDS))
 
 
-def mean_of(name: str, stat) -> float:
-    return float(np.mean([stat(f) for f in runs(name)]))
+def values_of(name: str, stat, start: str = "today") -> np.ndarray:
+    return np.array([stat(f) for f in runs(name, start)], dtype=float)
+
+
+def mean_of(name: str, stat, start: str = "today") -> float:
+    return float(values_of(name, stat, start).mean())
+
+
+def claim_holds(ours: np.ndarray, theirs: np.ndarray, direction: str, k: float = 2.0) -> tuple[bool, str]:
+    """Does the paired effect (ours - theirs, seed by seed) go the claimed way by more than chance?
+
+    Both arrays hold one value per seed, on the same seeds (common random numbers), so
+    the effect's standard error is that of the paired differences. "higher"/"lower": the
+    mean difference exceeds ``k`` standard errors in that direction; "not lower": it is
+    not below zero by more than ``k`` standard errors plus 5% of the reference.
+    """
+    diff = ours - theirs
+    effect = float(diff.mean())
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
+    text = f"effect {effect:.4g} (standard error {se:.3g}; ours {ours.mean():.4g}, reference {theirs.mean():.4g})"
+    if direction == "higher":
+        return effect > k * se and effect > 0, text
+    if direction == "lower":
+        return effect < -k * se and effect < 0, text
+    return effect >= -(k * se + 0.05 * abs(theirs.mean())), text
 
 
 STATS = {
@@ -58,11 +82,15 @@ STATS = {
     "fatalities": lambda f: f["deaths_total"].sum(),
 }
 
-# (scenario, statistic, direction, reference): "scenario's mean is higher/lower than the reference's".
+# (scenario, statistic, direction, reference[, start]): "the scenario's mean is higher/lower than the
+# reference's on the same seeds, by more than two standard errors of the paired difference".
 CLAIMS = [
-    ("pressure_first", "mean relations, first 24 months", "lower", "baseline"),
-    ("pressure_first", "mean trade, first 24 months", "lower", "baseline"),
-    ("pressure_first", "forced returns, first 24 months", "higher", "baseline"),
+    # From today the baseline's Pakistan already presses in almost every month (violence far
+    # above its tolerance), so pressing harder or opening talks that wait for a thaw changes
+    # little: these claims concern the stylized start (each scenario file says so).
+    ("pressure_first", "mean relations, first 24 months", "lower", "baseline", "stylized"),
+    ("pressure_first", "mean trade, first 24 months", "lower", "baseline", "stylized"),
+    ("pressure_first", "forced returns, first 24 months", "higher", "baseline", "stylized"),
     ("pressure_first", "TTP attacks, first 24 months", "not lower", "baseline"),
     ("engagement_first", "mean relations, first 24 months", "higher", "baseline"),
     ("engagement_first", "mean trade, first 24 months", "higher", "baseline"),
@@ -73,17 +101,20 @@ CLAIMS = [
     ("china_mediation", "Baloch attacks", "higher", "baseline"),
     ("no_mediators", "months engaged (Pakistan)", "lower", "baseline"),
     ("no_mediators", "mean relations", "lower", "baseline"),
-    ("ttp_talks", "TTP attacks", "lower", "baseline"),  # from today talks wait until Pakistan engages again
-    ("ttp_talks", "final ISKP strength", "higher", "baseline"),
+    ("ttp_talks", "TTP attacks", "lower", "baseline", "stylized"),
+    ("ttp_talks", "final ISKP strength", "higher", "baseline", "stylized"),
     ("iran_route", "mean Taliban revenue", "higher", "baseline"),
     ("iran_route", "Taliban revenue in squeezed months", "higher", "baseline"),
     ("india_outreach", "months engaged (Pakistan)", "higher", "baseline"),
     ("cohesive_taliban", "TTP attacks", "lower", "baseline"),
     ("cohesive_taliban", "mean trust", "higher", "baseline"),
     ("cohesive_taliban", "final ISKP strength", "higher", "baseline"),
-    ("low_tolerance", "months engaged (Pakistan)", "lower", "baseline"),
-    ("low_tolerance", "mean trade", "lower", "baseline"),
-    ("low_tolerance", "fatalities", "higher", "baseline"),
+    # From today violence (~200 deaths a month) is far above both thresholds, so Pakistan presses
+    # almost every month whatever its tolerance: the claim concerns the stylized start, where
+    # violence starts below the threshold (see the scenario file).
+    ("low_tolerance", "months engaged (Pakistan)", "lower", "baseline", "stylized"),
+    ("low_tolerance", "mean trade", "lower", "baseline", "stylized"),
+    ("low_tolerance", "fatalities", "higher", "baseline", "stylized"),
 ]
 
 
@@ -128,24 +159,23 @@ def test_every_generic_scenario_has_a_claim():
     assert not missing, f"scenarios without a tested claim: {missing}"
 
 
-@pytest.mark.parametrize("name,stat,direction,ref", CLAIMS, ids=[f"{c[0]}:{c[1]}:{c[2]}" for c in CLAIMS])
-def test_scenario_differs_from_reference_as_claimed(name, stat, direction, ref):
-    ours, theirs = mean_of(name, STATS[stat]), mean_of(ref, STATS[stat])
-    if direction == "higher":
-        assert ours > theirs, f"{name}: {stat} {ours:.4g} should be higher than {ref}'s {theirs:.4g}"
-    elif direction == "lower":
-        assert ours < theirs, f"{name}: {stat} {ours:.4g} should be lower than {ref}'s {theirs:.4g}"
-    else:  # "not lower": within 5% below or anything above
-        assert ours >= 0.95 * theirs, f"{name}: {stat} {ours:.4g} should not fall below {ref}'s {theirs:.4g}"
+@pytest.mark.parametrize("claim", CLAIMS, ids=[f"{c[0]}:{c[1]}:{c[2]}" for c in CLAIMS])
+def test_scenario_differs_from_reference_as_claimed(claim):
+    name, stat, direction, ref = claim[:4]
+    start = claim[4] if len(claim) > 4 else "today"
+    holds, text = claim_holds(values_of(name, STATS[stat], start), values_of(ref, STATS[stat], start), direction)
+    assert holds, f"{name} vs {ref} ({start}): {stat} should be {direction}: {text}"
 
 
-def test_claims_are_not_trivially_true():
-    """The comparison can fail: the baseline is not 'higher' than itself on any statistic."""
-    for stat in STATS.values():
-        assert not mean_of("baseline", stat) > mean_of("baseline", stat)
-    # and a claim reversed fails: china_mediation is not engaged less than no_mediators
-    assert not (mean_of("china_mediation", STATS["months engaged (Pakistan)"])
-                < mean_of("no_mediators", STATS["months engaged (Pakistan)"]))
+def test_a_claim_must_beat_seed_to_seed_noise():
+    """The claim test can fail: a scenario against itself, or a claim reversed, does not pass."""
+    engaged = STATS["months engaged (Pakistan)"]
+    base = values_of("baseline", engaged)
+    for direction in ("higher", "lower"):
+        assert not claim_holds(base, base, direction)[0]
+    assert not claim_holds(values_of("china_mediation", engaged), values_of("no_mediators", engaged), "lower")[0]
+    noise = np.random.default_rng(0).normal(0.0, 1.0, base.size)  # a difference that is pure noise
+    assert not claim_holds(base + 0.01 * noise, base, "higher")[0]
 
 
 def test_ensemble_quantiles_are_ordered_and_cover_every_key_field():
