@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                       "play_months_per_s": {k: round(v, 2) for k, v in results["play_months_per_s"].items()},
                       "first_render_s_median": round(results["first_render_s"]["median"], 2),
                       "many_seeds_s_median": round(results["many_seeds_s"]["median"], 2),
-                      "meets": results["meets"], "load": [info["load_1min_start"], results["machine"]["load_1min_end"]]}))
+                      "meets": results["meets"],
+                      "load": [info["load_1min_start"], results["machine"]["load_1min_end"]]}))
     print(f"wrote {OUT / 'app_benchmark.json'}")
     return 0
 

@@ -86,7 +86,8 @@ def test_the_stance_strip_shows_both_sides_month_by_month(run):
     areas = series(option, "stance")["markArea"]["data"]
     frame = run.frame()
     labels = option["xAxis"][0]["data"]
-    for row, column in ((STRIP_ROWS.index("Pakistan"), "pakistan_stance"), (STRIP_ROWS.index("Taliban"), "taliban_stance")):
+    rows = ((STRIP_ROWS.index("Pakistan"), "pakistan_stance"), (STRIP_ROWS.index("Taliban"), "taliban_stance"))
+    for row, column in rows:
         shown = {}
         for start, end in areas:
             if start["yAxis"] != row:

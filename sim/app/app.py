@@ -26,7 +26,6 @@ import solara
 import solara.lab
 import solara.server.settings
 
-from sim.agents.pakistan import INSTRUMENTS
 from sim.app.app_ensemble import N_SEEDS, Ensemble, run_ensemble
 from sim.app.app_exercises import EXERCISES, Exercise
 from sim.app.app_model import STANCES, Snapshot, StudentChoice, TeachingModel, controls_in_use, stance_instruments
@@ -63,16 +62,19 @@ INSTRUMENT_LABELS = {
     "strikes": "Strikes on TTP camps in Afghanistan (last resort)",
 }
 ENVOY_WORDS = {"charge_d_affaires": "chargé d'affaires", "ambassador": "ambassadors"}
-MARKER_KEY = "Markers: ▼ strikes · ■ border shut · ● ceasefire · ◆ a mediator steps in (click one: its month in the Log)"
+MARKER_KEY = ("Markers: ▼ strikes · ■ border shut · ● ceasefire · ◆ a mediator steps in "
+              "(click one: its month in the Log)")
 RNG_NOTE = ("Both paths start from the same settings and seed. Once your choice differs from the model's, the "
             "chance events (attacks, ceasefires, returns) differ too: compare the pattern, not single months.")
 
 PAGE_CSS = """
 html, body { overflow: hidden; }
 .teach-root { height: 100vh; display: grid; font-size: 15px;
-              grid-template-columns: minmax(0, 1fr) clamp(300px, 31vw, 470px); grid-template-rows: auto minmax(0, 1fr); }
+              grid-template-columns: minmax(0, 1fr) clamp(300px, 31vw, 470px);
+              grid-template-rows: auto minmax(0, 1fr); }
 .teach-live { display: contents; }
-.teach-bar { grid-column: 1 / 3; grid-row: 1; display: flex; align-items: center; flex-wrap: wrap; gap: 6px 10px; padding: 4px 10px;
+.teach-bar { grid-column: 1 / 3; grid-row: 1; display: flex; align-items: center; flex-wrap: wrap;
+             gap: 6px 10px; padding: 4px 10px;
              border-bottom: 1px solid #ddd; background: #fafafa; }
 .teach-bar .v-btn { font-size: 15px !important; text-transform: none; letter-spacing: 0; }
 .teach-month { font-size: 19px; font-weight: 700; margin-right: 6px; white-space: nowrap; }
@@ -300,7 +302,8 @@ def many_seeds_controls(state: AppState, ensemble: Ensemble | None, progress, st
         solara.Button("Back to this run", on_click=lambda: state.ensemble.set(None), outlined=True,
                       classes=["teach-many-off"])
         solara.FileDownload(lambda: ensemble.table().to_csv(index=False).encode(),
-                            filename=f"runs_{ensemble.settings.scenario}_seeds{ensemble.seeds[0]}-{ensemble.seeds[-1]}.csv",
+                            filename=f"runs_{ensemble.settings.scenario}_seeds"
+                                     f"{ensemble.seeds[0]}-{ensemble.seeds[-1]}.csv",
                             label=f"Download the {len(ensemble.seeds)} runs (CSV)", mime_type="text/csv")
 
 
@@ -416,8 +419,10 @@ def LogPane(state: AppState):
         return
     if selected:
         para(f"Month {html.escape(selected)} (clicked marker) is highlighted.")
-    body = "".join(f"<div class='teach-log-line{' teach-log-selected' if selected and line.startswith(selected) else ''}'>"
-                   f"{html.escape(line)}</div>" for line in lines)
+    def css(line: str) -> str:
+        return "teach-log-line teach-log-selected" if selected and line.startswith(selected) else "teach-log-line"
+
+    body = "".join(f"<div class='{css(line)}'>{html.escape(line)}</div>" for line in lines)
     solara.HTML(tag="div", unsafe_innerHTML=body, classes=["teach-event-log"])
 
 

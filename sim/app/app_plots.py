@@ -203,7 +203,8 @@ def _strip(option: dict, data: ChartInput) -> None:
     axis = len(option["yAxis"]) - 1
     labels = data.axis.labels
     areas = []
-    for row, values in ((STRIP_ROWS.index("Pakistan"), data.stances[0]), (STRIP_ROWS.index("Taliban"), data.stances[1])):
+    pakistan, taliban = data.stances
+    for row, values in ((STRIP_ROWS.index("Pakistan"), pakistan), (STRIP_ROWS.index("Taliban"), taliban)):
         for first, last, value in stance_runs(list(values)):
             end = labels[last + 1] if last + 1 < len(labels) else labels[-1]
             areas.append([{"xAxis": labels[first], "yAxis": row, "itemStyle": {"color": mix(value), "opacity": 1}},
@@ -225,7 +226,8 @@ def _strip(option: dict, data: ChartInput) -> None:
 def _line(name: str, values: list, colour: str, width: float = 2.5, dashed: bool = False, axis: int = 1,
           legend: bool = True, z: int = 3) -> dict:
     return {"type": "line", "name": name, "data": values, "xAxisIndex": 1, "yAxisIndex": axis, "showSymbol": False,
-            "connectNulls": False, "lineStyle": {"color": colour, "width": width, "type": "dashed" if dashed else "solid"},
+            "connectNulls": False,
+            "lineStyle": {"color": colour, "width": width, "type": "dashed" if dashed else "solid"},
             "itemStyle": {"color": colour}, "z": z, "_legend": legend}
 
 
@@ -347,7 +349,8 @@ def relations_chart(data: ChartInput) -> dict:
     option["yAxis"].append(_value_axis("-1 hostile .. +1 friendly", -1, 1))
     _strip(option, data)
     option["series"].append({"type": "line", "name": "zero", "data": [], "xAxisIndex": 1, "yAxisIndex": 1,
-                             "markLine": {"silent": True, "symbol": "none", "data": [{"yAxis": 0}], "label": {"show": False},
+                             "markLine": {"silent": True, "symbol": "none", "data": [{"yAxis": 0}],
+                                          "label": {"show": False},
                                           "lineStyle": {"color": PALETTE["reference"], "width": 1, "type": "solid"}},
                              "_legend": False})
     if data.ensemble is not None:
