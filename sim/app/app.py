@@ -101,7 +101,7 @@ html, body { overflow: hidden; }
 .teach-speed .v-messages { display: none; }
 .teach-pane .v-input__slider .v-input__slot { flex-wrap: wrap; }
 .teach-pane .v-input__slider .v-input__slot > .v-label { flex: 0 0 100%; max-width: 100%; white-space: normal;
-    font-size: 14px; color: #222; }
+    font-size: 14px; color: #222; height: auto !important; line-height: 1.3; margin-bottom: 4px; }
 .teach-pane .v-btn-toggle .v-btn, .teach-pane .v-btn { text-transform: none; letter-spacing: 0; }
 .teach-apply-cue { color: #8a4b00; font-weight: 600; }
 .teach-marker-key { font-size: 13px; color: #444; }
