@@ -481,13 +481,19 @@ def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, d
     held = {name: (0.0 if math.isnan(v) else v) for name, v in named[THAW].items()}  # no thaw at all = 0 months held
     fresh_held = fresh[THAW].fillna(0.0)
     longest, fewest = fresh[THAW].idxmax(), fresh[DEATHS].idxmin()
-    lines.append(
-        f"- **The trade-off.** On fresh seeds the longest-thaw policy ({longest}) holds a thaw "
-        f"{_f(fresh.at[longest, THAW])} months on average at {_f(fresh.at[longest, DEATHS])} deaths a month; the "
-        f"fewest-deaths policy ({fewest}) costs {_f(fresh.at[fewest, DEATHS])} deaths a month with thaws of "
-        f"{_f(fresh.at[fewest, THAW])} months. The front spans "
-        f"{_f(fresh[DEATHS].max() - fresh[DEATHS].min())} deaths a month and "
-        f"{_f(fresh[THAW].max() - fresh[THAW].min())} months of thaw.")
+    if longest == fewest:
+        lines.append(
+            f"- **The trade-off.** On fresh seeds one policy ({longest}) is best on both counts: thaws of "
+            f"{_f(fresh.at[longest, THAW])} months at {_f(fresh.at[longest, DEATHS])} deaths a month. The trade-off "
+            "the search saw along its front was largely chance of its own seeds.")
+    else:
+        lines.append(
+            f"- **The trade-off.** On fresh seeds the longest-thaw policy ({longest}) holds a thaw "
+            f"{_f(fresh.at[longest, THAW])} months on average at {_f(fresh.at[longest, DEATHS])} deaths a month; the "
+            f"fewest-deaths policy ({fewest}) costs {_f(fresh.at[fewest, DEATHS])} deaths a month with thaws of "
+            f"{_f(fresh.at[fewest, THAW])} months. The front spans "
+            f"{_f(fresh[DEATHS].max() - fresh[DEATHS].min())} deaths a month and "
+            f"{_f(fresh[THAW].max() - fresh[THAW].min())} months of thaw.")
     if "baseline" in named.index:
         b = named.loc["baseline"]
         both = fresh[(fresh_held > held["baseline"]) & (fresh[DEATHS] < b[DEATHS])]
