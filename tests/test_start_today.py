@@ -124,6 +124,15 @@ def test_overrides_change_nothing_before_december_2025_and_change_the_future():
     assert (a["attacks_ttp"].sum(), a["pakistan_p_engage"].mean()) != (b["attacks_ttp"].sum(), b["pakistan_p_engage"].mean())
 
 
+def test_a_tolerance_set_from_today_is_the_tolerance_pakistan_weighs():
+    """The habituation state carried from the replay is an offset: a new tolerance acts at once."""
+    kw = dict(seed=1, months=24, overrides={"params_draw": "best"})
+    low = sim.run("baseline", **kw)
+    high = sim.run("baseline", seed=1, months=24, overrides={"params_draw": "best", "pakistan.tolerance": 400.0})
+    assert (low["tolerance"] == 80.0).all() and (high["tolerance"] == 400.0).all()
+    assert (high["pakistan_stance"] == "engage").mean() > (low["pakistan_stance"] == "engage").mean() + 0.5
+
+
 def test_scenario_settings_beat_the_records_facts():
     """A parameter the record moved (Türkiye brought in, October 2025) is today's value, unless the scenario sets it."""
     model = sim.build_model("no_mediators", seed=0, months=2)

@@ -35,12 +35,20 @@ class Pakistan(LearningState):
         self.months_in_stance = 0
         self.forced_instruments: dict[str, bool] = {}
         self._last_deaths = 0.0
-        self.tolerance_now = params.tolerance  # the violence domestic politics bears now (habituation moves it)
+        # Habituation is kept as an offset over the configured tolerance, so an event or an
+        # override that sets ``pakistan.tolerance`` (also after the hand-over from the replay)
+        # acts at once, and habituation adds to it.
+        self.tolerance_habituation = 0.0
         self.instruments_rng = model.stream("pakistan.instruments")
 
     @property
     def menu(self) -> dict[str, bool]:
         return self.instruments
+
+    @property
+    def tolerance_now(self) -> float:
+        """The violence domestic politics bears now: the configured tolerance plus habituation."""
+        return self.params.tolerance + self.tolerance_habituation
 
     # -------------------------------------------------------------- stage 3
     def utility_gap(self) -> float:
@@ -96,7 +104,7 @@ class Pakistan(LearningState):
         p, w = self.params, self.model.world
         self.domestic_pressure = p.pressure_memory * self.domestic_pressure + (1 - p.pressure_memory) * w.deaths_total
         # Habituation: sustained violence above what politics bore becomes the new normal.
-        self.tolerance_now += p.tolerance_adaptation * (max(p.tolerance, self.domestic_pressure) - self.tolerance_now)
+        self.tolerance_habituation += p.tolerance_adaptation * (max(p.tolerance, self.domestic_pressure) - self.tolerance_now)
         tol = max(self.tolerance_now, 1e-9)
         trend = (w.deaths_total - self._last_deaths) / tol
         self._last_deaths = w.deaths_total
