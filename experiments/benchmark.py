@@ -184,10 +184,10 @@ def grid_values(s: Settings) -> list[float]:
 
 def set_path(config: Config, path: str, value: Any) -> None:
     """Set a config path (``pakistan.tolerance``) on a typed Config."""
-    from sim.sweeps.sweep import _walk
-
     *parents, leaf = path.split(".")
-    node = _walk(config, parents)
+    node: Any = config
+    for part in parents:
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
     if isinstance(node, dict):
         node[leaf] = value
     else:

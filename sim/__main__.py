@@ -95,7 +95,7 @@ def _check_sweep(lines: list[str]) -> None:
         compose_with_hydra_settings(fixed)  # refuses an added key that is not a Hydra setting
     from sim.sweeps.plan import check_sweep  # (light: the launching process never imports the model)
 
-    check_sweep(lines)
+    check_sweep(lines, start_workers=True)
 
 
 def prepare(argv: list[str]) -> list[str]:

@@ -313,3 +313,14 @@ def test_sweep_settings_are_checked():
         sweep_settings(compose(overrides=["sweep.replicates=-1"]))
     with pytest.raises(ConfigError, match="sweep.points_per_job"):
         sweep_settings(compose(overrides=["sweep.points_per_job=0"]))
+
+
+def test_the_joblib_workers_are_started_with_the_launcher_s_own_settings():
+    """joblib reuses its workers only for the same settings: the head start must use the launcher's."""
+    from sim.config.loading import compose_with_hydra_settings
+    from sim.sweeps.warmup import joblib_settings
+
+    assert joblib_settings(compose_with_hydra_settings([])) is None  # the basic launcher: nothing to start
+    params = joblib_settings(compose_with_hydra_settings(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]))
+    assert params["n_jobs"] == 2 and params["backend"] == "loky" and "_target_" not in params
+    assert params["pre_dispatch"] == "2*n_jobs" and params["batch_size"] == "auto"

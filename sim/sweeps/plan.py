@@ -40,6 +40,7 @@ from sim.sweeps.grid import (
     is_parameter_key,
     parse_overrides,
 )
+from sim.sweeps import warmup
 from sim.sweeps.identity import point_id
 
 DESIGN_KEY = "sweep.design"
@@ -322,12 +323,14 @@ def _check_distinct(blocks: list[Block]) -> None:
 
 
 # ---------------------------------------------------------------------------- checking
-def check_sweep(overrides: list[str]) -> list[list[str]]:
+def check_sweep(overrides: list[str], start_workers: bool = False) -> list[list[str]]:
     """Expand and check a sweep before any job runs; return its jobs' override lists.
 
     ``overrides`` are the command line's overrides (task and ``hydra.*``). For a search
     (a sweeper that proposes its own points, e.g. Optuna) the search space is checked
     and ``[]`` returned. Raises ``ConfigError`` with one line (module docstring).
+    ``start_workers`` (``python -m sim -m``): with the joblib launcher, its workers are
+    started in the background once the sweep's settings are known (sim/sweeps/warmup.py).
     """
     parsed = parse_overrides(overrides, with_loader=any("glob(" in line for line in overrides))
     for o in parsed:
@@ -341,6 +344,9 @@ def check_sweep(overrides: list[str]) -> list[list[str]]:
             raise ConfigError(f"{o.key_or_group}: write +{o.input_line} (a design sweep adds this key)")
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     launch_cfg = compose_with_hydra_settings(fixed)
+    if start_workers:
+        warmup.start(launch_cfg, [o.input_line for o in parsed if not o.is_sweep_override() and is_group(o)
+                                  and not is_hydra(o)])
     lines = sweeper_lines(launch_cfg) + [o.input_line for o in parsed if not is_hydra(o)]
     if OmegaConf.select(launch_cfg, "sweep.objectives", default=None) or not is_grid_sweeper(launch_cfg):
         from sim.sweeps.objective import check_objectives  # (imports the metrics: only when a search needs them)

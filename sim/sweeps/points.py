@@ -59,6 +59,7 @@ class Outcome:
     failed: int = 0          # runs done now that failed
     skipped: bool = False    # every seed was already in the point's file
     by_other: bool = False   # another process held the point; it finished it meanwhile
+    sibling: bool = False    # another job of the same sweep dealt with the point (not this job's to report)
     errors: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # the block's rows (its seeds), for the objective
 
@@ -104,8 +105,17 @@ def run_metrics(config: Config, seed: int, settings: RunSettings, keep_dir: Path
 
 
 def run_block(block: Block, sweep_dir: Path, make_config: Callable[[], Config], settings: RunSettings,
-              die_mid_write: bool = False, make_raw: Callable[[], Any] | None = None) -> Outcome | None:
-    """Run the seeds of ``block`` its point's file lacks; None if another live process holds the point."""
+              die_mid_write: bool = False, make_raw: Callable[[], Any] | None = None,
+              seen: Callable[[], bool] | None = None, on_done: Callable[[Outcome], None] | None = None,
+              keep_rows: bool = False) -> Outcome | None:
+    """Run the seeds of ``block`` its point's file lacks; None if another live process holds the point.
+
+    With the claim held: ``seen()`` true means another job of the same sweep has already
+    dealt with the block (the returned outcome has ``sibling`` set, nothing is done);
+    ``on_done(outcome)`` is called before the claim is given up (the progress marker, so
+    that a job of the same sweep that claims the point next sees it). ``keep_rows``: put
+    the block's rows in the outcome (for a search's objective).
+    """
     import pandas as pd
 
     lock = lock_path(sweep_dir, block.point)
@@ -113,13 +123,19 @@ def run_block(block: Block, sweep_dir: Path, make_config: Callable[[], Config], 
         return None
     outcome = Outcome(block.point, block.base_seed, list(block.overrides))
     try:
+        if seen is not None and seen():
+            outcome.sibling = True
+            return outcome
         path = point_path(sweep_dir, block.point)
         existing = read_point(path)
         done = done_seeds(existing, settings.retry_failed)
         todo = [s for s in block.seeds if s not in done]
         if not todo:
             outcome.skipped = True
-            outcome.rows = existing[existing["seed"].isin(block.seeds)].to_dict("records")
+            if keep_rows:
+                outcome.rows = existing[existing["seed"].isin(block.seeds)].to_dict("records")
+            if on_done is not None:
+                on_done(outcome)
             return outcome
         base = {"point": block.point, **{column(k): v for k, v in block.params.items()}, "base_seed": block.base_seed}
         try:
@@ -154,7 +170,10 @@ def run_block(block: Block, sweep_dir: Path, make_config: Callable[[], Config], 
         frame["error"] = frame["error"].astype("string")
         frame = frame.sort_values("seed", kind="stable").reset_index(drop=True)
         write_parquet_atomic(frame, path, die_mid_write=die_mid_write)
-        outcome.rows = frame[frame["seed"].isin(block.seeds)].to_dict("records")
+        if keep_rows:
+            outcome.rows = frame[frame["seed"].isin(block.seeds)].to_dict("records")
+        if on_done is not None:
+            on_done(outcome)
         return outcome
     finally:
         claims.release(lock)

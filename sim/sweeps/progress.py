@@ -36,11 +36,15 @@ def marker_dir(sweep_dir: str | Path) -> Path:
     return Path(sweep_dir) / PROGRESS_DIR
 
 
+def marker_path(sweep_dir: str | Path, tag: str, point: str, base_seed: int) -> Path:
+    return marker_dir(sweep_dir) / f"{tag}-{point}-s{base_seed}.json"
+
+
 def mark_done(sweep_dir: str | Path, tag: str, summary: dict[str, Any]) -> None:
     """Leave the marker of a finished point (written atomically)."""
     marks = marker_dir(sweep_dir)
     marks.mkdir(parents=True, exist_ok=True)
-    path = marks / f"{tag}-{summary['point']}-s{summary['base_seed']}.json"
+    path = marker_path(sweep_dir, tag, summary["point"], summary["base_seed"])
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(summary))
     os.replace(tmp, path)

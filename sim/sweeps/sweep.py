@@ -64,7 +64,7 @@ from sim.sweeps.plan import (  # noqa: F401 - re-exported
     sweep_settings,
 )
 from sim.sweeps.points import DeliberateFailure, Outcome, RunSettings, run_block  # noqa: F401 - re-exported
-from sim.sweeps.progress import PROGRESS_DIR, SOLO_TAG, SweepCallback, mark_done  # noqa: F401 - re-exported
+from sim.sweeps.progress import PROGRESS_DIR, SOLO_TAG, SweepCallback, mark_done, marker_path  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -101,59 +101,81 @@ def run_solo(cfg: DictConfig, job_overrides: list[str], sweep_dir: Path, setting
     config = validate(cfg)  # once per point: every run builds its model from a private copy
     block = make_block(job_overrides, PointConfig(config, row, design_keys))
     outcome = run_claimed(block, sweep_dir, lambda: config, run_settings(settings), die,
-                          make_raw=lambda: copy.deepcopy(cfg))
-    mark_done(sweep_dir, SOLO_TAG, outcome.summary())
+                          make_raw=lambda: copy.deepcopy(cfg), keep_rows=True)
+    _finish(sweep_dir, SOLO_TAG, outcome)
     return point_objective(cfg, outcome.rows)
 
 
 def run_batch(sweep_dir: Path, settings: SweepSettings, die: bool) -> list[dict[str, Any]]:
-    """The points of one batch of a design record; returns what was done with each.
+    """The points of one batch of a design record, then (automatic batching) the rest of
+    the design's points no other job has taken yet; returns what was done with each.
 
     Each point's config is composed from its override lines through the per-process
-    cache (``sim.config.load_config``: Hydra composes once per group choice, the
-    point's values are applied to a copy), then checked.
+    cache (``sim.config.load_config``: Hydra composes once per group choice, the point's
+    values are applied to a copy), then checked. With automatic batching there is one job
+    per worker; a job that finishes its own points helps with the others' (from the end of
+    each other batch, away from its owner), claiming each point as always, so no worker
+    waits while another still has points to run. A point is reported by the one job of
+    the sweep that dealt with it first (its progress marker says so to the others).
     """
     if settings.invocation is None:
         raise ConfigError("sweep.batch: needs sweep.invocation, the design record the batched sweeper wrote")
-    design = read_design(sweep_dir, settings.invocation)
+    tag = settings.invocation
+    design = read_design(sweep_dir, tag)
     rs = run_settings(settings)
+    own = design.batches[settings.batch]
+    order = list(own)
+    if settings.points_per_job is None:
+        n = len(design.batches)
+        for k in range(1, n):
+            order.extend(reversed(design.batches[(settings.batch + k) % n]))
     summaries, deferred = [], []
-    for index in design.batches[settings.batch]:
-        block, make_config = _checked(design.blocks[index])
-        raw = _raw_maker(block)
-        outcome = run_block(block, sweep_dir, make_config, rs, die, make_raw=raw)
-        if outcome is None:  # another live process holds the point: come back to it at the end
-            deferred.append((block, make_config, raw))
-            continue
-        summaries.append(_finish(sweep_dir, settings.invocation, outcome))
-    for block, make_config, raw in deferred:
-        outcome = run_claimed(block, sweep_dir, make_config, rs, die, make_raw=raw)
-        summaries.append(_finish(sweep_dir, settings.invocation, outcome))
+    for index in order:
+        block = design.blocks[index]
+        outcome = _run_once(block, sweep_dir, tag, rs, die)
+        if outcome is None:  # held by another live process: its owner job waits for it at the end
+            if index in own:
+                deferred.append(block)
+        elif not outcome.sibling:
+            summaries.append(outcome.summary())
+    for block in deferred:
+        outcome = run_claimed(block, sweep_dir, _checked(block), rs, die, make_raw=_raw_maker(block),
+                              seen=_seen(sweep_dir, tag, block), on_done=_marker(sweep_dir, tag))
+        if not outcome.sibling:
+            summaries.append(outcome.summary())
     return summaries
 
 
-def _checked(block: Block) -> tuple[Block, Any]:
-    """The block with its point's config built here, and its id re-derived from that config.
+def _run_once(block: Block, sweep_dir: Path, tag: str, rs: RunSettings, die: bool) -> Outcome | None:
+    return run_block(block, sweep_dir, _checked(block), rs, die, make_raw=_raw_maker(block),
+                     seen=_seen(sweep_dir, tag, block), on_done=_marker(sweep_dir, tag))
 
-    The id differs from the planned one only if the code changed since the sweep
-    started; the runs are then filed under the id of the code that made them. A point
-    whose config cannot be built (e.g. its design file changed since) gets its runs
-    recorded as failed.
+
+def _seen(sweep_dir: Path, tag: str, block: Block):
+    """Has a job of this invocation already dealt with the block (its marker is there)?"""
+    return lambda: marker_path(sweep_dir, tag, block.point, block.base_seed).exists()
+
+
+def _marker(sweep_dir: Path, tag: str):
+    return lambda outcome: _finish(sweep_dir, tag, outcome)
+
+
+def _checked(block: Block):
+    """The block's config, built when it is first needed (a finished point needs none).
+
+    The config is composed from the block's override lines and checked; its point id is
+    derived again, and differs from the planned one only if the model's code changed
+    since the sweep started: the point's runs are then recorded as failed with that
+    reason (a re-run runs every point under the new code's ids).
     """
-    try:
+    def make() -> Any:
         pc = point_config(block.overrides)
-    except ConfigError as exc:
-        error = exc
-
-        def fail():
-            raise error
-        return block, fail
-    pid = point_id(pc.config, pc.design_row)
-    if pid != block.point:
-        log.warning("point %s: the code changed since the sweep started; its runs are filed as point %s",
-                    block.point, pid)
-        block = dataclasses.replace(block, point=pid)
-    return block, lambda: pc.config
+        pid = point_id(pc.config, pc.design_row)
+        if pid != block.point:
+            raise ConfigError(f"the model's code changed since this sweep started (point {block.point} is now "
+                              f"{pid}); run the sweep again to run every point with the new code")
+        return pc.config
+    return make
 
 
 def _raw_maker(block: Block):
@@ -161,11 +183,11 @@ def _raw_maker(block: Block):
     return lambda: compose(overrides=resolve_design(block.overrides)[0])
 
 
-def run_claimed(block: Block, sweep_dir: Path, make_config, rs: RunSettings, die: bool, make_raw=None) -> Outcome:
+def run_claimed(block: Block, sweep_dir: Path, make_config, rs: RunSettings, die: bool, **kwargs: Any) -> Outcome:
     """``run_block``, waiting while another process holds the point (then it is usually finished)."""
     waited = False
     while True:
-        outcome = run_block(block, sweep_dir, make_config, rs, die, make_raw=make_raw)
+        outcome = run_block(block, sweep_dir, make_config, rs, die, **kwargs)
         if outcome is not None:
             outcome.by_other = waited and outcome.skipped
             return outcome
@@ -174,10 +196,9 @@ def run_claimed(block: Block, sweep_dir: Path, make_config, rs: RunSettings, die
         waited = True
 
 
-def _finish(sweep_dir: Path, tag: str, outcome: Outcome) -> dict[str, Any]:
-    summary = outcome.summary()
+def _finish(sweep_dir: Path, tag: str, outcome: Outcome) -> None:
+    """Log what was done with a point and leave its progress marker."""
     what = ("finished meanwhile by another process" if outcome.by_other else "already finished, skipped"
             if outcome.skipped else f"{outcome.ok} runs ok, {outcome.failed} failed")
     log.info("point %s (%s): %s", outcome.point, " ".join(outcome.overrides), what)
-    mark_done(sweep_dir, tag, summary)
-    return summary
+    mark_done(sweep_dir, tag, outcome.summary())

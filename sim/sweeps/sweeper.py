@@ -11,9 +11,10 @@ submitit/SLURM), but:
    (sim/sweeps/plan.py), so nothing is composed twice before the jobs start;
 2. it writes the design record (sim/sweeps/design.py) with every point's id and seeds
    and the batches, before any job runs;
-3. it launches one job per *batch* of ``sweep.points_per_job`` points (automatic:
-   ``JOBS_PER_WORKER`` batches for each worker, so work stays balanced); a job composes
-   each point's config from the per-process cache (``sim.config.load_config``);
+3. it launches one job per *batch* of ``sweep.points_per_job`` points (automatic: one
+   job per worker of the launcher; a job that has finished its own points then runs
+   those no other job has taken yet, so the work stays balanced); a job composes each
+   point's config from the per-process cache (``sim.config.load_config``);
 4. jobs write no ``.hydra/`` folder (``hydra.output_subdir=null``) unless the command
    line sets ``hydra.output_subdir``;
 5. it shows progress, and at the end reports exactly what this invocation did.
@@ -43,7 +44,7 @@ from sim.sweeps.identity import resolved_version
 from sim.sweeps.plan import plan_blocks, sweep_settings
 from sim.sweeps.progress import Monitor, clear_marks, report
 
-JOBS_PER_WORKER = 4  # automatic batch size: about this many jobs per worker (balance against per-job cost)
+JOBS_PER_WORKER = 1  # automatic batching: jobs per worker; the work is balanced by jobs helping each other
 
 
 def invocation_id() -> str:
@@ -84,7 +85,11 @@ def make_batches(blocks: list[Block], per_job: int) -> list[list[int]]:
 
 def points_per_job(n_blocks: int, config: DictConfig) -> int:
     """``sweep.points_per_job``, or automatic: one job for the basic launcher (it runs jobs in
-    turn, in this process), else about ``JOBS_PER_WORKER`` jobs per worker."""
+    turn, in this process), else ``JOBS_PER_WORKER`` job per worker of the launcher. A job
+    costs about a second besides its runs (Hydra composes its config, sets up its folder
+    and logging, and it travels to a worker and back), so fewer jobs are faster; with
+    automatic batching a job that has run its own points runs the points no other job has
+    taken yet (sim/sweeps/sweep.py, ``run_batch``), so no worker idles while work is left."""
     chosen = sweep_settings(config).points_per_job
     if chosen is not None:
         return chosen

@@ -1,0 +1,77 @@
+"""Start a joblib sweep's worker processes while the launching process checks the sweep.
+
+A worker of Hydra's joblib launcher is a fresh Python process (joblib's ``loky``
+backend): before its first point it imports Mesa, pandas, SciPy and the model (about
+two seconds) and composes its first config. The launching process meanwhile checks
+every point and starts Hydra, about as long, with the workers not yet started. joblib
+keeps its loky workers between ``Parallel`` calls made with the same settings (its
+documented "reusable executor"), so a first call with the launcher's own settings,
+started in the background as soon as the sweep's settings are known, has the workers
+started and their imports done by the time Hydra's launcher hands them the jobs.
+
+Nothing depends on it: if the settings differ, joblib starts fresh workers as it always
+would, and a sweep that is refused stops with its one-line error while the (idle)
+workers are shut down with the process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+JOBLIB_LAUNCHER = "hydra_joblib_launcher"
+
+
+def joblib_settings(launch_cfg: DictConfig) -> dict[str, Any] | None:
+    """The ``joblib.Parallel`` settings Hydra's joblib launcher will use, or None for another launcher."""
+    launcher = OmegaConf.select(launch_cfg, "hydra.launcher")
+    if launcher is None or JOBLIB_LAUNCHER not in str(launcher.get("_target_", "")):
+        return None
+    params = {k: v for k, v in OmegaConf.to_container(launcher, resolve=True).items() if k != "_target_"}
+    params["backend"] = "loky"  # (the launcher forces loky too)
+    for key in ("pre_dispatch", "batch_size", "max_nbytes"):  # as the launcher reads them
+        try:
+            if params.get(key):
+                params[key] = int(params[key])
+        except ValueError:
+            pass
+    return params
+
+
+def prepare(groups: list[str]) -> None:
+    """Run in each worker: import what a sweep's job imports (the model, metrics, pandas) and
+    compose the sweep's config once (kept per process: its points' configs are copies of it)."""
+    importlib.import_module("sim.sweeps.sweep")
+    from sim.config import load_config
+
+    try:
+        load_config(overrides=groups)
+    except Exception:  # noqa: BLE001 - checked in the launching process; nothing to report from here
+        pass
+
+
+def start(launch_cfg: DictConfig, groups: list[str]) -> threading.Thread | None:
+    """Start the joblib launcher's workers in the background (module docstring); None if not joblib.
+
+    ``groups``: the sweep's fixed config-group choices (``experiment=NAME``), composed in
+    each worker ahead of its first point.
+    """
+    params = joblib_settings(launch_cfg)
+    if params is None:
+        return None
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    workers = effective_n_jobs(params.get("n_jobs", -1))
+
+    def warm() -> None:
+        try:
+            Parallel(**params)(delayed(prepare)(list(groups)) for _ in range(workers))
+        except Exception:  # noqa: BLE001 - a head start only; the launcher starts its own workers if need be
+            pass
+
+    thread = threading.Thread(target=warm, name="sweep-warmup", daemon=True)
+    thread.start()
+    return thread
