@@ -97,10 +97,13 @@ def test_unbatched_jobs_give_the_identical_table(tmp_path, basic_table):
 
 
 @pytest.mark.slow
-def test_joblib_launcher_gives_the_identical_table(tmp_path, basic_table):
-    r = sweep(tmp_path, *SMALL, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "sweep.points_per_job=2")
+@pytest.mark.parametrize("batching", ["sweep.points_per_job=2", "sweep.points_per_job=null"])
+def test_joblib_launcher_gives_the_identical_table(tmp_path, basic_table, batching):
+    """Two points a job; and automatic batching: one job per worker, helping each other."""
+    r = sweep(tmp_path, *SMALL, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", batching)
     assert r.returncode == 0, r.stderr
-    assert "is launching 2 jobs" in r.stderr + r.stdout  # batched: 4 points, 2 a job
+    assert "is launching 2 jobs" in r.stderr + r.stdout  # 4 points: 2 a job, or 1 job per worker
+    assert "4 points (4 run, 0 already finished and skipped); 12 runs ok" in r.stdout  # each point reported once
     pd.testing.assert_frame_equal(load_table(tmp_path), basic_table)
     assert not list(tmp_path.glob("*/.hydra")), "jobs write no .hydra folder unless hydra.output_subdir is set"
 
