@@ -54,11 +54,15 @@ def invocation_id() -> str:
 
 
 def workers(config: DictConfig) -> int:
-    """How many jobs the launcher runs at once, as far as this process can tell."""
+    """How many jobs the launcher runs at once, as far as this process can tell: joblib's
+    ``n_jobs``, SLURM's ``array_parallelism``, else the cores of this machine."""
     cores = os.cpu_count() or 1
     n_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs", default=None)
     if isinstance(n_jobs, int) and n_jobs != 0:
         return n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)  # joblib: -1 = all cores, -2 = all but one
+    parallel = OmegaConf.select(config, "hydra.launcher.array_parallelism", default=None)
+    if isinstance(parallel, int) and parallel > 0:
+        return parallel
     return cores
 
 
