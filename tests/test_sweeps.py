@@ -327,3 +327,26 @@ def test_the_joblib_workers_are_started_with_the_launcher_s_own_settings():
     params = joblib_settings(compose_with_hydra_settings(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]))
     assert params["n_jobs"] == 2 and params["backend"] == "loky" and "_target_" not in params
     assert params["pre_dispatch"] == "2*n_jobs" and params["batch_size"] == "auto"
+
+
+def test_a_point_that_cannot_be_built_in_its_job_is_recorded_and_the_batch_goes_on(tmp_path):
+    """E.g. its design file changed after the sweep was checked: every run of it is recorded as failed."""
+    from sim.config import compose
+    from sim.sweeps.design import Design, write_design
+    from sim.sweeps.files import point_path, points_dir, read_point
+    from sim.sweeps.sweep import make_block, point_config, run_batch
+
+    good = ["pakistan.tolerance=40", "months=12", "sweep.replicates=2", "sweep.code_version=tests"]
+    ok_block = make_block(good, point_config(good))
+    bad = Block(point="0123456789abcdef", overrides=["pakistan.tolerance=-5", *good[1:]],
+                params={"pakistan.tolerance": -5.0}, base_seed=0, replicates=2)
+    write_design(tmp_path, Design(invocation="inv", code_version="pinned:tests", command="python -m sim -m ...",
+                                  created="2026-01-01T00:00:00", blocks=[bad, ok_block], batches=[[0, 1]]))
+    points_dir(tmp_path).mkdir()
+    settings = sweep_settings(compose(overrides=["sweep.invocation=inv", "sweep.batch=0", "sweep.points_per_job=2"]))
+    done = run_batch(tmp_path, settings, die=False)
+    assert [(d["ok"], d["failed"]) for d in done] == [(0, 2), (2, 0)]
+    rows = read_point(point_path(tmp_path, bad.point))
+    assert list(rows["status"]) == ["failed", "failed"]
+    assert rows["error"].str.contains("pakistan.tolerance: -5.0 is out of range").all()
+    assert (read_point(point_path(tmp_path, ok_block.point))["status"] == "ok").all()
