@@ -26,8 +26,10 @@ ratio is taken within one run, so a change of machine or load moves both sides):
    ``--grid-seeds`` seeds x ``--months``) two ways on ``--cores`` processes, and bare
    (each ``--grid-repeats`` times in turn; medians):
    - the project's path, ``python -m sim -m ... hydra/launcher=joblib`` (a subprocess,
-     timed from start to exit): Hydra expands the grid, one job per point runs its
-     seeds and writes one Parquet file of pattern metrics (sim/sweeps/sweep.py);
+     timed from start to exit): every point is checked, the batched sweeper launches one
+     job per worker, each job runs points (their seeds) and writes one Parquet file of
+     pattern metrics per point, and takes the points no other job has taken yet when its
+     own are done (sim/sweeps/);
    - ``mesa.batch_run`` over ``BatchRunModel`` (below): one task per run, each builds
      the model from keyword arguments, steps it with Mesa's full collection, and
      returns the pattern metrics of the run with its last collected row.
@@ -44,9 +46,9 @@ ratio is taken within one run, so a change of machine or load moves both sides):
 
 Results go to ``--out`` (``results/benchmark/benchmark.json``, or ``quick.json`` with
 ``--quick``; each run is also kept in ``history/``); an earlier file there is compared
-with the new figures. ``--quick``
-prints the key figures as one JSON line (``run_ms``, ``bare_run_ms``,
-``sweep_vs_batch_run``, ``sweep_vs_bare``, ...). Timings depend on the load of the
+with the new figures. ``--quick`` prints the key figures as one JSON line (``run_ms``,
+``bare_run_ms``, ``api_vs_model``, ``run_vs_reference``, ``sweep_vs_batch_run``,
+``sweep_vs_bare``, ``grid``: the grid's size, ...). Timings depend on the load of the
 machine: the file records the load average before and after.
 """
 
@@ -246,6 +248,19 @@ class MemoryWatch:
     def figures(self) -> dict[str, float]:
         peaks = {"peak_process_mb": self.peak_process, "peak_total_mb": self.peak_total, "peak_root_mb": self.peak_root}
         return {name: round(value / 2**20, 1) for name, value in peaks.items()}
+
+
+def warm_seeds(s: Settings, seeds: int) -> None:
+    """Build (not run) a model for each seed about to be timed.
+
+    A model starting from today begins with the replay of the record for its seed
+    (sim/model/handover.py), kept per process and on disk. Building the models first
+    makes every timed path (bare, collected, sweep workers, batch_run) start from the
+    same warm cache, so none is charged for a replay another path made.
+    """
+    config = load_config(s.scenario, 0, s.months)
+    for seed in range(seeds):
+        PolicyModel(with_seed(config, seed), collect=False)
 
 
 # ---------------------------------------------------------------------------- 1-2. one run
@@ -678,6 +693,8 @@ def run_benchmark(s: Settings, quick: bool) -> dict[str, Any]:
                               "machine": machine(), "load_before": list(os.getloadavg()),
                               "settings": {k: (str(v) if isinstance(v, Path) else v)
                                            for k, v in dataclasses.asdict(s).items()}}
+    note("the models of the seeds to be timed, built once (warm replay cache)")
+    warm_seeds(s, max(s.runs, s.profile_runs, s.api_runs, s.scaling_month_runs, s.grid_seeds, s.scaling_seeds) + 3)
     note(f"one run: {s.runs} runs of {s.months} months")
     result.update(measure_run(s))
     note(f"sim.run against the model run it wraps, {s.api_runs} runs each")

@@ -42,9 +42,10 @@ def joblib_settings(launch_cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def prepare(groups: list[str]) -> None:
-    """Run in each worker: import what a sweep's job imports (the model, metrics, pandas) and
+    """Run in each worker: import what a sweep's job imports (the model, metrics, pandas, pyarrow) and
     compose the sweep's config once (kept per process: its points' configs are copies of it)."""
     importlib.import_module("sim.sweeps.sweep")
+    importlib.import_module("pyarrow.parquet")  # (pandas imports it at a job's first point file otherwise)
     from sim.config import load_config
 
     try:
