@@ -1,1 +1,3 @@
-"""Experiments' machinery: Hydra sweeps (one job per point x seeds) and their aggregation."""
+"""Experiments' machinery: Hydra sweeps (points checked and identified before any job runs,
+batched jobs, atomic claims and point files) and their aggregation; sim/sweeps/sweep.py
+says which module holds what."""
