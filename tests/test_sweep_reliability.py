@@ -181,3 +181,19 @@ def test_two_identical_sweeps_at_once_never_run_a_point_twice_and_count_truly(tm
     assert ran == 6 * 4, [o for o, _ in outs]  # every run done once, by one of the two
     _exactly_once(folder, points=6, seeds=4)
     assert not list((folder / "points").glob("*.lock"))
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_a_scenario_from_the_user_s_own_config_folder(tmp_path):
+    """``--config-dir DIR``: every job searches the folder too, also in joblib's worker processes."""
+    scenario = tmp_path / "mine" / "scenario"
+    scenario.mkdir(parents=True)
+    text = (ROOT / "configs" / "scenario" / "pressure_first.yaml").read_text()
+    (scenario / "mine.yaml").write_text(text)
+    r = subprocess.run([sys.executable, "-m", "sim", "-m", "--config-dir", str(tmp_path / "mine"), "scenario=mine",
+                        "months=12", "pakistan.tolerance=40,80", "sweep.replicates=1", PINNED, "hydra/launcher=joblib",
+                        "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "2 runs ok, 0 failed" in r.stdout
+    assert set(load_table(tmp_path / "sweep")["scenario"]) == {"mine"}

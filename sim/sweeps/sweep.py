@@ -35,7 +35,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from sim.config import ConfigError, SweepSettings, compose, validate
+from sim.config import CONFIG_DIR, ConfigError, SweepSettings, add_config_dir, compose, validate
 from sim.sweeps import claims
 from sim.sweeps.design import Block, read_design
 from sim.sweeps.files import (  # noqa: F401 - re-exported: where the rest of the project looks for them
@@ -85,10 +85,23 @@ def run_point(cfg: DictConfig) -> Any:
     sweep_dir = Path(hc.sweep.dir)
     points_dir(sweep_dir).mkdir(parents=True, exist_ok=True)
     settings = sweep_settings(cfg)  # checked with the sweep before it started
+    use_config_folders(hc.runtime.config_sources)
     die = settings.exit_in_job is not None and int(hc.job.num) == settings.exit_in_job
     if settings.batch is not None:
         return run_batch(sweep_dir, settings, die)
     return run_solo(cfg, list(hc.overrides.task), sweep_dir, settings, die)
+
+
+def use_config_folders(sources) -> None:
+    """Search the user's config folders (``--config-dir``, ``hydra.searchpath``) in this job too.
+
+    A job composes its points through ``sim.config.load_config``, which searches
+    ``configs/`` and the folders added with ``add_config_dir``; in a worker process that
+    list starts empty, so the folders Hydra searched for this job are added here.
+    """
+    for source in sources or []:
+        if source.get("schema") == "file" and source.get("path") and Path(source.path).resolve() != CONFIG_DIR:
+            add_config_dir(source.path)
 
 
 def run_solo(cfg: DictConfig, job_overrides: list[str], sweep_dir: Path, settings: SweepSettings,
