@@ -330,7 +330,7 @@ def check_sweep(overrides: list[str], start_workers: bool = False) -> list[list[
     (a sweeper that proposes its own points, e.g. Optuna) the search space is checked
     and ``[]`` returned. Raises ``ConfigError`` with one line (module docstring).
     ``start_workers`` (``python -m sim -m``): with the joblib launcher, its workers are
-    started in the background once the sweep's settings are known (sim/sweeps/warmup.py).
+    started in the background once the sweep is checked (sim/sweeps/warmup.py).
     """
     parsed = parse_overrides(overrides, with_loader=any("glob(" in line for line in overrides))
     for o in parsed:
@@ -344,9 +344,6 @@ def check_sweep(overrides: list[str], start_workers: bool = False) -> list[list[
             raise ConfigError(f"{o.key_or_group}: write +{o.input_line} (a design sweep adds this key)")
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     launch_cfg = compose_with_hydra_settings(fixed)
-    if start_workers:
-        warmup.start(launch_cfg, [o.input_line for o in parsed if not o.is_sweep_override() and is_group(o)
-                                  and not is_hydra(o)])
     lines = sweeper_lines(launch_cfg) + [o.input_line for o in parsed if not is_hydra(o)]
     if OmegaConf.select(launch_cfg, "sweep.objectives", default=None) or not is_grid_sweeper(launch_cfg):
         from sim.sweeps.objective import check_objectives  # (imports the metrics: only when a search needs them)
@@ -355,7 +352,11 @@ def check_sweep(overrides: list[str], start_workers: bool = False) -> list[list[
     if not is_grid_sweeper(launch_cfg):
         check_search_space(lines)
         return []
-    return [list(b.overrides) for b in plan_blocks(tuple(lines))]
+    blocks = plan_blocks(tuple(lines))
+    if start_workers:  # (only once the sweep is known to be good: a refused one starts nothing)
+        warmup.start(launch_cfg, [o.input_line for o in parsed if not o.is_sweep_override() and is_group(o)
+                                  and not is_hydra(o)])
+    return [list(b.overrides) for b in blocks]
 
 
 def check_search_space(lines: list[str]) -> None:

@@ -6,12 +6,12 @@ two seconds) and composes its first config. The launching process meanwhile chec
 every point and starts Hydra, about as long, with the workers not yet started. joblib
 keeps its loky workers between ``Parallel`` calls made with the same settings (its
 documented "reusable executor"), so a first call with the launcher's own settings,
-started in the background as soon as the sweep's settings are known, has the workers
-started and their imports done by the time Hydra's launcher hands them the jobs.
+started in the background as soon as the sweep is checked (while Hydra starts), has the
+workers started and their imports under way by the time Hydra's launcher hands them the
+jobs.
 
 Nothing depends on it: if the settings differ, joblib starts fresh workers as it always
-would, and a sweep that is refused stops with its one-line error while the (idle)
-workers are shut down with the process.
+would. A sweep that is refused starts no worker at all (its check comes first).
 """
 
 from __future__ import annotations
