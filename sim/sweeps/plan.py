@@ -28,7 +28,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sim.config import CONFIG_DIR, Config, ConfigError, SweepSettings, build, load_config, validate
+from sim.config import CONFIG_DIR, Config, ConfigError, SweepSettings, build, config_dirs, load_config, validate
 from sim.config.loading import compose_with_hydra_settings
 from sim.sweeps.design import Block
 from sim.sweeps.grid import (
@@ -292,9 +292,31 @@ def make_block(lines: list[str], pc: PointConfig) -> Block:
                  base_seed=int(pc.config.seed), replicates=settings.replicates, design_row=pc.design_row)
 
 
-@functools.lru_cache(maxsize=8)
 def plan_blocks(lines: tuple[str, ...]) -> tuple[Block, ...]:
-    """Every job of a grid sweep as a checked ``Block``, in Hydra's order (see the module docstring)."""
+    """Every job of a grid sweep as a checked ``Block``, in Hydra's order (see the module docstring).
+
+    Kept per process for the same lines, config files and design files (a file changed
+    since is a new plan).
+    """
+    return _plan(tuple(lines), _files_state(lines))
+
+
+def _files_state(lines: tuple[str, ...]) -> tuple:
+    """Names, times and sizes of the config files and design files a plan reads."""
+    paths = [p for d in config_dirs() for p in sorted(Path(d).rglob("*.yaml"))]
+    paths += [Path(line.split("=", 1)[1]) for line in lines if line.lstrip("+").startswith(f"{DESIGN_KEY}=")]
+    state = []
+    for path in paths:
+        try:
+            st = path.stat()
+            state.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            state.append((str(path), None, None))
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=8)
+def _plan(lines: tuple[str, ...], files_state: tuple) -> tuple[Block, ...]:
     blocks = []
     for job in expand(list(lines)):
         try:
