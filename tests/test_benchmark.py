@@ -44,9 +44,12 @@ def _is_number(x) -> bool:
 def test_every_figure_is_in_the_results_file(result):
     missing = [k for k in FIGURES if k not in result or result[k] is None]
     assert not missing
-    for key in ("run_ms", "bare_run_ms", "stepping_ms", "collection_ms", "write_ms", "sweep_run_ms", "api_vs_model",
+    for key in ("run_ms", "bare_run_ms", "stepping_ms", "write_ms", "sweep_run_ms", "api_vs_model",
                 "run_vs_reference", "bare_vs_reference", "sweep_vs_batch_run", "sweep_vs_bare", "memory_growth"):
         assert _is_number(result[key]) and result[key] > 0, key
+    # A difference of two medians (run with collection minus bare run): on a tiny, noisy
+    # benchmark it can come out slightly below zero, so only its presence is checked.
+    assert _is_number(result["collection_ms"]), "collection_ms"
     for path in ("sweep", "batch_run"):
         for key in ("runs", "wall_s", "cpu_s", "runs_per_s", "peak_process_mb", "peak_total_mb"):
             assert _is_number(result[path][key]), f"{path}.{key}"
