@@ -33,9 +33,10 @@ def _binomial(u: float, n: int, prob: float) -> int:
         return 0
     if prob >= 1.0:
         return int(n)
-    if n * prob * (1.0 - prob) > 25.0:
-        x = n * prob + math.sqrt(n * prob * (1.0 - prob)) * _normal_quantile(u)
-        return int(min(n, max(0, round(x))))
+    variance = n * prob * (1.0 - prob)
+    if variance > 25.0:
+        k = round(n * prob + math.sqrt(variance) * _normal_quantile(u))
+        return 0 if k < 0 else int(n) if k > n else k  # clamped to [0, n] (conditionals: cheaper than min/max)
     return int(min(n, _binom_ppf(u, n, prob)))
 
 
@@ -44,7 +45,8 @@ def _poisson(u: float, lam: float) -> int:
     if lam <= 0.0:
         return 0
     if lam > 25.0:
-        return int(max(0, round(lam + math.sqrt(lam) * _normal_quantile(u))))
+        k = round(lam + math.sqrt(lam) * _normal_quantile(u))
+        return k if k > 0 else 0
     k, pk = 0, math.exp(-lam)
     cdf = pk
     while u > cdf and k < 10_000:
@@ -64,8 +66,28 @@ def _binom_ppf(u: float, n: int, prob: float) -> int:
     return k
 
 
+# One standard normal for every quantile (building a NormalDist per call cost more than the quantile).
+_STANDARD_NORMAL = NormalDist()
+_U_LOW, _U_HIGH = 1e-12, 1.0 - 1e-12  # a uniform is kept this far inside (0, 1): the quantile is finite
+
+
 def _normal_quantile(u: float) -> float:
-    return float(NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12)))
+    return _STANDARD_NORMAL.inv_cdf(_U_LOW if u < _U_LOW else _U_HIGH if u > _U_HIGH else u)
+
+
+def _returns(u_voluntary: float, u_forced: float, stock: int, felt: float, felt_by_others: float,
+             forced_rate: float, rp) -> tuple[int, int]:
+    """Voluntary and forced returns of one legal status this month (``rp``: the refugee parameters).
+
+    Voluntary returns rise with fear (the status's own enforcement plus ``fear_spillover``
+    of the strongest aimed at the others); forced returns come from those who stayed.
+    """
+    fear = felt + rp.fear_spillover * felt_by_others
+    fear = fear if fear < 1.0 else 1.0
+    vol_rate = rp.voluntary_return_rate + rp.voluntary_return_fear_rate * fear
+    voluntary = _binomial(u_voluntary, stock, vol_rate if vol_rate < 1.0 else 1.0)
+    forced = forced_rate * felt
+    return voluntary, _binomial(u_forced, stock - voluntary, forced if forced < 1.0 else 1.0)
 
 
 @dataclass
@@ -218,7 +240,8 @@ class WorldState:
 
     def _update_trade_and_revenue(self, a: MonthlyActions, p: WorldParams) -> None:
         tp, rv = p.trade, p.revenue
-        border_factor = {"open": 1.0, "restricted": tp.factor_restricted, "closed": tp.factor_closed}[self.border]
+        border = self.border
+        border_factor = 1.0 if border == "open" else tp.factor_restricted if border == "restricted" else tp.factor_closed
         facilitation = 1.0 + tp.facilitation_boost * (a.pakistan["trade_facilitation"] + a.pakistan["connectivity"]) / 2
         fee_factor = max(0.0, 1.0 - tp.fee_elasticity * self.transit_fee)
         diverted = 1.0 - tp.diversion_share * a.diversification
@@ -268,39 +291,37 @@ class WorldState:
         enforcement aimed at the others (``fear_spillover``).
         """
         rp = p.refugees
-        hostility = max(0.0, -self.relations)
-        draws = rng.random(8)  # a fixed number of draws a month (aligned streams), turned into counts below
-        arrivals = int(_poisson(draws[0], rp.arrivals_per_month * (1.0 + rp.arrivals_hostility_boost * hostility)))
+        relations = self.relations
+        hostility = -relations if -relations > 0.0 else 0.0
+        # A fixed number of draws a month (aligned streams), turned into counts below; plain floats
+        # (tolist) make the scalar arithmetic of the counts cheaper, with the same values.
+        u = rng.random(8).tolist()
+        arrivals = _poisson(u[0], rp.arrivals_per_month * (1.0 + rp.arrivals_hostility_boost * hostility))
         drive = 1.0 if a.pakistan["forced_repatriation"] else 0.0
-        felt = {"registered": self._enforcement("registered", drive * rp.enforcement_registered),
-                "documented": self._enforcement("documented", drive * rp.enforcement_documented),
-                "undocumented": self._enforcement("undocumented", drive * rp.enforcement_undocumented)}
-        forced_rate = {"registered": rp.forced_registered_rate, "documented": rp.forced_documented_rate,
-                       "undocumented": rp.forced_return_rate}
-        stock = {"registered": self.refugees_registered, "documented": self.refugees_documented,
-                 "undocumented": self.refugees_undocumented}
-        vol, forced = {}, {}
-        for i, status in enumerate(("registered", "documented", "undocumented")):
-            others = max(v for k, v in felt.items() if k != status)
-            fear = min(1.0, felt[status] + rp.fear_spillover * others)
-            vol_rate = min(1.0, rp.voluntary_return_rate + rp.voluntary_return_fear_rate * fear)
-            vol[status] = _binomial(draws[1 + 2 * i], stock[status], vol_rate)
-            forced[status] = _binomial(draws[2 + 2 * i], stock[status] - vol[status],
-                                       min(1.0, forced_rate[status] * felt[status]))
-        left = self.refugees_documented - vol["documented"] - forced["documented"]
-        lapses = _binomial(draws[7], left, rp.status_lapse_rate) if not a.pakistan_engaged else 0
-        self.refugees_registered -= vol["registered"] + forced["registered"]
-        self.refugees_documented -= vol["documented"] + forced["documented"] + lapses
-        self.refugees_undocumented += arrivals + lapses - vol["undocumented"] - forced["undocumented"]
+        felt_reg = self._enforcement("registered", drive * rp.enforcement_registered)
+        felt_doc = self._enforcement("documented", drive * rp.enforcement_documented)
+        felt_und = self._enforcement("undocumented", drive * rp.enforcement_undocumented)
+        # Each status feels its own enforcement plus the fear spilling over from the strongest aimed at the others.
+        vol_reg, forced_reg = _returns(u[1], u[2], self.refugees_registered, felt_reg, max(felt_doc, felt_und),
+                                       rp.forced_registered_rate, rp)
+        vol_doc, forced_doc = _returns(u[3], u[4], self.refugees_documented, felt_doc, max(felt_reg, felt_und),
+                                       rp.forced_documented_rate, rp)
+        vol_und, forced_und = _returns(u[5], u[6], self.refugees_undocumented, felt_und, max(felt_reg, felt_doc),
+                                       rp.forced_return_rate, rp)
+        left = self.refugees_documented - vol_doc - forced_doc
+        lapses = _binomial(u[7], left, rp.status_lapse_rate) if not a.pakistan_engaged else 0
+        self.refugees_registered -= vol_reg + forced_reg
+        self.refugees_documented -= vol_doc + forced_doc + lapses
+        self.refugees_undocumented += arrivals + lapses - vol_und - forced_und
         self.refugee_arrivals = arrivals
-        self.returns_voluntary = sum(vol.values())
-        self.returns_forced = sum(forced.values())
-        self.returns_registered = vol["registered"] + forced["registered"]
-        self.returns_documented = vol["documented"] + forced["documented"]
-        self.returns_undocumented = vol["undocumented"] + forced["undocumented"]
-        self.enforcement_registered = felt["registered"]
-        self.enforcement_documented = felt["documented"]
-        self.enforcement_undocumented = felt["undocumented"]
+        self.returns_voluntary = vol_reg + vol_doc + vol_und
+        self.returns_forced = forced_reg + forced_doc + forced_und
+        self.returns_registered = vol_reg + forced_reg
+        self.returns_documented = vol_doc + forced_doc
+        self.returns_undocumented = vol_und + forced_und
+        self.enforcement_registered = felt_reg
+        self.enforcement_documented = felt_doc
+        self.enforcement_undocumented = felt_und
         self.status_lapses = lapses
 
     def _update_relations(self, a: MonthlyActions, p: WorldParams, tolerance: float) -> None:
