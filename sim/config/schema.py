@@ -276,11 +276,26 @@ class RefugeeParams:
 
 
 @dataclass(kw_only=True)
+class SectarianParams:
+    """Tribal-sectarian clashes in Kurram (sim/model/sectarian.py): configs/world/default.yaml ``sectarian``."""
+
+    flare_rate: float = unit()
+    revenge_boost: float = bounded(0.0, 20.0)
+    tension_memory: float = unit()
+    deaths_median: float = bounded(0.0, 1000.0)
+    deaths_sigma: float = bounded(0.0, 3.0)
+    escalation: float = bounded(0.0, 10.0)
+    deaths_max: int = bounded(0, 10_000)
+    forced_flare: bool = False
+
+
+@dataclass(kw_only=True)
 class WorldParams:
     relations: RelationsParams
     trade: TradeParams
     revenue: RevenueParams
     refugees: RefugeeParams
+    sectarian: SectarianParams
     economic_stress_memory: float = unit()
 
 

@@ -82,7 +82,7 @@ class Snapshot:
 def carried_objects(model: mesa.Model) -> dict[str, Any]:
     """Every object whose state is handed over, by a name shared by the replay and the run."""
     out: dict[str, Any] = {"world": model.world, "pakistan": model.pakistan, "taliban": model.taliban,
-                           "influences": model.influences}
+                           "influences": model.influences, "sectarian": model.sectarian}
     out.update({f"militants.{name}": g for name, g in model.militants.items()})
     out.update({f"mediators.{name}": m for name, m in model.mediators.items()})
     return out

@@ -6,7 +6,7 @@
 4. militant groups set attack intensity and attacks are realised;
 5. the world state updates (violence, border, trade, revenue, refugees, relations,
    trust), then the Taliban's grievance and diversification, then the militants'
-   ceasefire, strengths and defection;
+   ceasefire, strengths and defection, then Kurram's tribal-sectarian clashes;
 6. the states learn from the outcome, data are collected and the event log written.
 
 The states choose from last month's world (and ``previous``, last month's choices),
@@ -38,6 +38,7 @@ from sim.config.schema import Config
 from sim.model.events import Timeline
 from sim.model.handover import take_over
 from sim.model.random_streams import stream
+from sim.model.sectarian import SectarianConflict
 from sim.model.world import MonthlyActions, WorldState
 from sim.output.narrative import EventLog
 
@@ -86,6 +87,7 @@ class PolicyModel(mesa.Model):
         self.militants = {name: MilitantGroup(self, name, p) for name, p in config.militants.groups.items()}
         self.mediators = {name: Mediator(self, name, p) for name, p in config.mediators.parties.items()}
         self.influences = ExternalInfluences(config.influences)
+        self.sectarian = SectarianConflict(config.world.sectarian, self.stream("sectarian"))
         self.world = WorldState.initial(config.world, list(self.militants), config.pakistan.economic_stress)
         # start=today: the record replayed to November 2025 hands every state over (sim/model/handover.py);
         # before the timeline, so the scenario's events bind to the carried state.
@@ -198,6 +200,7 @@ class PolicyModel(mesa.Model):
         w.update(actions, self.config.world, self.world_rng, pk.tolerance_now)
         tb.absorb(pk.instruments, w.returns_forced, w.border)
         self.ceasefire_started = update_flows(self.militants, w.ceasefire, self.config.militants, pk, tb, self.flows_rng)
+        self.sectarian.update()  # a local conflict: reads nothing the agents chose (sim/model/sectarian.py)
 
     # ------------------------------------------------------------------ run & read
     def run(self) -> PolicyModel:
@@ -214,6 +217,7 @@ class PolicyModel(mesa.Model):
                 cols[column + suffix] = partial(attrgetter(attribute), obj)
 
         declare(self.world, WorldState.FRAME_COLUMNS)
+        declare(self.sectarian, SectarianConflict.FRAME_COLUMNS)
         for state in (self.pakistan, self.taliban):
             declare(state, state.FRAME_COLUMNS)
             for name in state.menu:  # one true/false column per instrument or action
