@@ -14,9 +14,10 @@ import os
 def note_collection_step(collector, time: float) -> None:
     """Record the step a row was collected at, as Mesa's own ``DataCollector.collect`` does.
 
-    ``sim.model.policy_model.ScalarCollector`` replaces ``collect`` (Mesa deep-copies every
-    value, half of a run's cost), so it must keep the private ``_collection_steps`` list
-    that ``mesa.batch_run`` reads to match rows to steps (mesa 3.x batchrunner).
+    ``sim.model.collector.RowCollector`` replaces ``collect`` (Mesa deep-copies every
+    value, half of a run's cost; the collector keeps one row a month), so it must keep the
+    private ``_collection_steps`` list that ``mesa.batch_run`` reads to match rows to steps
+    (mesa 3.x batchrunner).
     """
     if hasattr(collector, "_collection_steps"):
         collector._collection_steps.append(time)

@@ -84,11 +84,12 @@ engagement; a positive r at L > 0 is the spoiler signal). A lag is scored only i
 
 Oscillation.
 
-- ``dominant_period_months``  relations are linearly detrended
-  (``scipy.signal.detrend``) and their periodogram taken
-  (``scipy.signal.periodogram``, fs = 1 per month, boxcar window); the result is
-  ``1 / f`` for the non-zero frequency f with the most power (months; the shortest
-  resolvable period is 2, the longest n). NaN if n < ``period_min_months`` or if the
+- ``dominant_period_months``  relations are linearly detrended (the least-squares
+  line through months 1..n removed, as ``scipy.signal.detrend``) and their
+  periodogram taken (one-sided, fs = 1 per month, boxcar window, as
+  ``scipy.signal.periodogram``: ``|rfft|^2``, every bin but 0 and the Nyquist bin
+  doubled; computed with NumPy); the result is ``1 / f`` for the non-zero frequency f
+  with the most power (months; the shortest resolvable period is 2, the longest n). NaN if n < ``period_min_months`` or if the
   detrended series spans less than ``period_min_range`` (a constant or purely
   trending series has no oscillation).
 
@@ -99,6 +100,13 @@ Violence.
   frame. Compare it with ``tolerance`` (Pakistan's threshold, same unit).
 
 An empty frame gives zero step and thaw counts and NaN for everything else.
+
+Without a frame
+---------------
+``metrics_from_columns(columns, params=None)`` computes the same metrics from the
+columns as sequences (column name -> list or array of the monthly values, e.g. a
+model's ``datacollector.model_vars``): a sweep's runs skip building a frame.
+``pattern_metrics(frame)`` is that function applied to the frame's columns.
 """
 
 from __future__ import annotations
@@ -113,7 +121,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import signal
 
 from sim.config.schema import MetricsConfig
 
@@ -123,6 +130,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "MetricsParams",
     "load_params",
+    "metrics_from_columns",
     "pattern_metrics",
 ]
 
@@ -157,6 +165,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 DEFAULT_CONFIG_PATH: Path = Path(__file__).resolve().parents[2] / "configs" / "metrics" / "default.yaml"
 
 _NAN = float("nan")
+_TEXT_COLUMNS = ("pakistan_stance", "taliban_stance")
 
 
 @dataclass(frozen=True)
@@ -277,18 +286,47 @@ def _spoiler_xcorr(x: np.ndarray, y: np.ndarray, p: MetricsParams) -> tuple[floa
     return best_lag, best_r
 
 
+def _detrend_linear(x: np.ndarray) -> np.ndarray:
+    """``x`` less its least-squares line over positions 1..n (``scipy.signal.detrend(x, type="linear")``)."""
+    n = x.size
+    design = np.ones((n, 2))
+    design[:, 0] = np.arange(1, n + 1, dtype=float) / n
+    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
+    return x - design @ coef
+
+
+def _periodogram_shape(x: np.ndarray) -> np.ndarray:
+    """The one-sided periodogram of ``x`` up to its constant factor (1 / n for fs = 1, boxcar).
+
+    ``|rfft(x)|^2`` with every bin but the zero frequency and (n even) the Nyquist
+    frequency doubled, as ``scipy.signal.periodogram`` folds the negative frequencies
+    in. Only where its maximum lies is used, which a constant factor does not move.
+    """
+    spectrum = np.fft.rfft(x)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    power[1:-1 if x.size % 2 == 0 else None] *= 2.0
+    return power
+
+
 def _dominant_period(rel: np.ndarray, p: MetricsParams) -> float:
     n = rel.size
     if n < p.period_min_months or n < 2:
         return _NAN
-    detrended = signal.detrend(rel, type="linear")
+    detrended = _detrend_linear(rel)
     if float(detrended.max() - detrended.min()) < p.period_min_range or np.ptp(rel) == 0.0:
         return _NAN
-    _, power = signal.periodogram(detrended, fs=1.0, detrend=False)
-    power = power[1:]  # drop the zero frequency; bin k (k >= 1) is frequency k / n
+    power = _periodogram_shape(detrended)[1:]  # drop the zero frequency; bin k (k >= 1) is frequency k / n
     if power.size == 0 or not np.isfinite(power).all() or power.max() <= 0.0:
         return _NAN
     return n / float(np.argmax(power) + 1)  # exact 1 / f, no rounding of k / n
+
+
+def _params_of(params: MetricsParams | Mapping[str, Any] | None) -> MetricsParams:
+    if params is None:
+        return load_params()
+    if isinstance(params, MetricsParams):
+        return params
+    return MetricsParams.from_mapping(params)
 
 
 def pattern_metrics(
@@ -302,23 +340,34 @@ def pattern_metrics(
     Returns a dict of floats keyed by ``METRIC_NAMES`` (in that order); NaN where a
     metric is undefined.
     """
-    if params is None:
-        p = load_params()
-    elif isinstance(params, MetricsParams):
-        p = params
-    else:
-        p = MetricsParams.from_mapping(params)
-
+    p = _params_of(params)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise KeyError(f"pattern_metrics: frame lacks columns {missing}")
+    columns = {c: frame[c].to_numpy() if c in _TEXT_COLUMNS else frame[c].to_numpy(dtype=float)
+               for c in REQUIRED_COLUMNS}
+    return metrics_from_columns(columns, p)
 
-    rel = frame["relations"].to_numpy(dtype=float)
-    pak = frame["pakistan_stance"].to_numpy()
-    tal = frame["taliban_stance"].to_numpy()
-    deaths = frame["deaths_total"].to_numpy(dtype=float)
-    attacks = frame["attacks"].to_numpy(dtype=float)
-    tolerance = frame["tolerance"].to_numpy(dtype=float)
+
+def metrics_from_columns(
+    columns: Mapping[str, Any], params: MetricsParams | Mapping[str, Any] | None = None
+) -> dict[str, float]:
+    """The pattern metrics from a run's columns, without a frame (module docstring, "Without a frame").
+
+    ``columns``: column name -> the monthly values in time order (a list or a 1-d
+    array), for at least the columns in ``REQUIRED_COLUMNS``; ``params`` as for
+    ``pattern_metrics``. Same result as ``pattern_metrics`` of a frame of these columns.
+    """
+    p = _params_of(params)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise KeyError(f"metrics_from_columns: no columns {missing}")
+    rel = np.asarray(columns["relations"], dtype=float)
+    pak = np.asarray(columns["pakistan_stance"], dtype=object)
+    tal = np.asarray(columns["taliban_stance"], dtype=object)
+    deaths = np.asarray(columns["deaths_total"], dtype=float)
+    attacks = np.asarray(columns["attacks"], dtype=float)
+    tolerance = np.asarray(columns["tolerance"], dtype=float)
     n = rel.size
 
     out: dict[str, float] = dict.fromkeys(METRIC_NAMES, _NAN)

@@ -27,7 +27,6 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.adapters import note_collection_step
 from sim.agents.influences import ExternalInfluences
 from sim.agents.mediator import Mediator
 from sim.agents.militant import VICTIMS, MilitantGroup, update_flows
@@ -35,31 +34,13 @@ from sim.agents.pakistan import Pakistan
 from sim.agents.taliban import Taliban
 from sim.config.calendar import add_months, parse_month
 from sim.config.schema import Config
+from sim.model.collector import RowCollector
 from sim.model.events import Timeline
 from sim.model.handover import take_over
 from sim.model.random_streams import stream
 from sim.model.sectarian import SectarianConflict
 from sim.model.world import MonthlyActions, WorldState
 from sim.output.narrative import EventLog
-
-
-class ScalarCollector(mesa.DataCollector):
-    """Mesa's DataCollector for model reporters that return immutable scalars.
-
-    Mesa deep-copies every reported value to guard against mutable objects; that copy
-    cost half of a run here, and every column of this model is a number, a text, a
-    flag or a date, so it is skipped. The interface (``model_vars``,
-    ``get_model_vars_dataframe``) is Mesa's, so Mesa's plotting components work.
-    """
-
-    def __init__(self, columns: dict):
-        super().__init__(model_reporters=columns)
-        self._appenders = [(self.model_vars[name].append, fn) for name, fn in columns.items()]
-
-    def collect(self, model: mesa.Model) -> None:
-        note_collection_step(self, model.time)  # read by mesa.batch_run
-        for append, report in self._appenders:
-            append(report())
 
 
 class PolicyModel(mesa.Model):
@@ -102,7 +83,7 @@ class PolicyModel(mesa.Model):
             if unknown:
                 raise ValueError(f"collect: unknown frame column {unknown[0]!r}")
             reporters = {name: reporters[name] for name in collect}
-        self.datacollector = ScalarCollector(reporters)
+        self.datacollector = RowCollector(reporters)  # one row a month (sim/model/collector.py)
 
     def stream(self, name: str) -> np.random.Generator:
         """The random stream of one process of this run (``sim.model.random_streams``)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.metrics import METRIC_NAMES, REQUIRED_COLUMNS, pattern_metrics
+from sim.analysis.metrics import METRIC_NAMES, REQUIRED_COLUMNS, metrics_from_columns
 from sim.config import Config
 from sim.model.policy_model import PolicyModel
 from sim.sweeps import claims
@@ -101,7 +101,8 @@ def run_metrics(config: Config, seed: int, settings: RunSettings, keep_dir: Path
         if raw_cfg is not None:
             raw_cfg.seed = seed
         write_run(model, keep_dir / f"seed{seed}", raw_cfg)
-    return pattern_metrics(model.frame(), config.extras.get("metrics"))
+    # From the collected columns: no frame is built for the metrics (the same values as from the frame).
+    return metrics_from_columns(model.datacollector.model_vars, config.extras.get("metrics"))
 
 
 def run_block(block: Block, sweep_dir: Path, make_config: Callable[[], Config], settings: RunSettings,
