@@ -266,7 +266,7 @@ def warm_seeds(s: Settings, seeds: int) -> None:
 # ---------------------------------------------------------------------------- 1-2. one run
 def measure_run(s: Settings) -> dict[str, Any]:
     """Median costs of one run: bare loop, with collection, frame, sweep-style run, writing."""
-    from sim.analysis.metrics import REQUIRED_COLUMNS, pattern_metrics
+    from sim.analysis.metrics import REQUIRED_COLUMNS, metrics_from_columns, pattern_metrics
     from sim.output.files import write_run
 
     config = load_config(s.scenario, 0, s.months)
@@ -282,8 +282,9 @@ def measure_run(s: Settings) -> dict[str, Any]:
             t_collect, model = timed(lambda: PolicyModel(cfg).run())
             t_frame, frame = timed(model.frame)
             t_metrics, _ = timed(pattern_metrics, frame, params)
-            t_sweep, _ = timed(lambda: pattern_metrics(PolicyModel(cfg, collect=REQUIRED_COLUMNS).run().frame(),
-                                                       params))
+            # A sweep's run: the metric columns only, metrics from them (no frame), as sim/sweeps/points.py.
+            t_sweep, _ = timed(lambda: metrics_from_columns(
+                PolicyModel(cfg, collect=REQUIRED_COLUMNS).run().datacollector.model_vars, params))
             t_write, _ = timed(write_run, model, Path(tmp) / "run", raw)
             if i >= 3:
                 for key, value in zip(names, (t_bare, t_collect, t_frame, t_metrics, t_sweep, t_write)):
