@@ -61,8 +61,7 @@ class EventLog:
         for g in m.militants.values():
             if g.largest_attack >= big:
                 share = g.params
-                victim = max((("security", share.share_security), ("civilian", share.share_civilian)),
-                             key=lambda kv: kv[1])[0]
+                victim = "civilian" if share.share_civilian > share.share_security else "security"  # the larger; ties: security
                 kind = "suicide attack" if g.largest_is_suicide else "attack"
                 out.append(f"{group_label(g.name)} {kind} kills {g.largest_attack}, {VICTIM_WORDS[victim]}")
         pk = m.pakistan.instruments
@@ -73,8 +72,9 @@ class EventLog:
         if changed:
             self._changes(now, last, out)
         if out:
-            stamp = f"{m.date:%Y-%m}"
-            self.lines.extend(f"{stamp}: {text[0].upper()}{text[1:]}" for text in out)
+            when = m.date
+            stamp = f"{when.year}-{when.month:02d}"  # strftime("%Y-%m"), faster
+            self.lines.extend([f"{stamp}: {text[0].upper()}{text[1:]}" for text in out])
         self._last = now
 
     def _changes(self, now: _State, last: _State, out: list[str]) -> None:
