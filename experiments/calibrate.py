@@ -597,6 +597,14 @@ def _mean(f, col, a, b) -> float:
     return float(_window(f, a, b)[col].mean())
 
 
+CRSS_COLUMNS = ["deaths_total", "deaths_sectarian"]  # CRSS's all-violence count: militancy and Kurram's clashes
+
+
+def _monthly_crss(f, a, b) -> float:
+    """Mean monthly fatalities by CRSS's definition over months a..b."""
+    return float(_window(f, a, b)[CRSS_COLUMNS].to_numpy().sum(axis=1).mean())
+
+
 def out_of_sample_2025(frames: dict[str, list[pd.DataFrame]]) -> pd.DataFrame:
     """The model's 2025 (never fitted) against what the record says happened."""
     rows = []
@@ -609,13 +617,13 @@ def out_of_sample_2025(frames: dict[str, list[pd.DataFrame]]) -> pd.DataFrame:
             rows.append({"mode": mode, "check": label, "record": record,
                          "median": float(np.mean([bool(fn(f)) for f in fs])), "p05": np.nan, "p95": np.nan})
 
-        band("fatalities Jan-Nov 2025 (deaths_total)", lambda f: _sum(f, ["deaths_total"], "2025-01", "2025-11"),
+        band("fatalities Jan-Nov 2025 (deaths_total + deaths_sectarian)", lambda f: _sum(f, CRSS_COLUMNS, "2025-01", "2025-11"),
              "rose further (CRSS quarterly reports)")
         share("share of runs: monthly fatalities 2025 > 2024",
-              lambda f: _mean(f, "deaths_total", "2025-01", "2025-11") > _mean(f, "deaths_total", "2024-01", "2024-12"),
+              lambda f: _monthly_crss(f, "2025-01", "2025-11") > _monthly_crss(f, "2024-01", "2024-12"),
               "yes")
         share("share of runs: monthly fatalities Jun-Sep 2025 > Jan-Apr 2025",
-              lambda f: _mean(f, "deaths_total", "2025-06", "2025-09") > _mean(f, "deaths_total", "2025-01", "2025-04"),
+              lambda f: _monthly_crss(f, "2025-06", "2025-09") > _monthly_crss(f, "2025-01", "2025-04"),
               "yes (violence rose again after the thaw)")
         band("returns of card holders (ACC) Apr-Jun 2025, phase two",
              lambda f: _sum(f, ["returns_documented"], "2025-04", "2025-06"), "a surge from April")
@@ -646,6 +654,33 @@ def stance_by_year(frames: list[pd.DataFrame], record: pd.DataFrame) -> pd.DataF
                      "Pakistan engaged": float(np.mean([(_window(f, a, b)["pakistan_stance"] == "engage").mean()
                                                         for f in frames])),
                      "Taliban matches": stance_agreement(frames, record, "taliban", a, b)})
+    return pd.DataFrame(rows)
+
+
+HABITUATION_VALUES = (0.0, 0.02, 0.05)  # pakistan.tolerance_adaptation values of the sensitivity (per month)
+
+
+def habituation_sensitivity(settings: Settings, values: dict[str, float], record: pd.DataFrame,
+                            seeds: int) -> pd.DataFrame:
+    """Free mode with Pakistan's tolerance habituating (never fitted): what a turn back in 2025 would take.
+
+    The calibration keeps ``pakistan.tolerance_adaptation`` at 0 (2021-2024 do not support a
+    positive value); this table shows, on the report's seeds, how the free stance of each
+    year moves if sustained violence does become the new normal. A sensitivity, not a fit.
+    """
+    rows = []
+    seed_list = range(REPORT_SEED0, REPORT_SEED0 + seeds)
+    for rate in HABITUATION_VALUES:
+        frames = run_frames(configure(base_config(settings, "free"), {**values, "pakistan.tolerance_adaptation": rate}),
+                            seed_list, ["date", "pakistan_stance", "tolerance"])
+        row = {"tolerance_adaptation (per month)": f"{rate:g}"}
+        for year in range(2021, 2026):
+            a, b = f"{year}-01", f"{year}-12"
+            row[f"{year} engaged / matches"] = (
+                f"{np.mean([(_window(f, a, b)['pakistan_stance'] == 'engage').mean() for f in frames]):.0%} / "
+                f"{stance_agreement(frames, record, 'pakistan', a, b):.0%}")
+        row["tolerance Nov 2025 (deaths/month)"] = f"{np.median([f['tolerance'].iloc[-1] for f in frames]):.0f}"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -711,7 +746,8 @@ def plot_timeseries(frames: dict[str, list[pd.DataFrame]], settings: Settings, r
         ax.plot(dates, p50, color=colour, lw=2, label=label)
 
     for mode, fs in frames.items():
-        band(axes[0], fs, lambda f: f["deaths_total"].to_numpy(float), colours[mode], f"{mode} mode: median, 90% band")
+        band(axes[0], fs, lambda f: f[CRSS_COLUMNS].to_numpy(float).sum(axis=1), colours[mode],
+             f"{mode} mode: median, 90% band")
         band(axes[2], fs, lambda f: f["relations"].to_numpy(float), colours[mode], f"{mode} mode")
         axes[4].step(fs[0]["date"], np.mean([(f["pakistan_stance"] == "engage").to_numpy(float) for f in fs], axis=0),
                      where="mid", color=colours[mode], lw=2, label=f"{mode} mode (share of runs)")
@@ -725,12 +761,12 @@ def plot_timeseries(frames: dict[str, list[pd.DataFrame]], settings: Settings, r
     axes[4].step(record["date"], (record["pakistan"] == "engage").astype(float), where="mid", color="black",
                  lw=1.5, ls="--", label="record")
     for t in settings.targets:
-        if t.kind == "sum" and t.columns == ("deaths_total",) and t.fit:
+        if t.kind == "sum" and t.columns == tuple(CRSS_COLUMNS) and t.fit:
             a, b = pd.Timestamp(t.first + "-01"), pd.Timestamp(t.last + "-01")
             n = (b.year - a.year) * 12 + b.month - a.month + 1
             axes[0].hlines(t.value / n, a, b, color="black", lw=2.5)
     axes[0].plot([], [], color="black", lw=2.5, label="CRSS: monthly mean over its window")
-    titles = ["Fatalities per month (deaths_total; CRSS definition)",
+    titles = ["Fatalities per month (deaths_total + deaths_sectarian; CRSS definition)",
               "Returns to Afghanistan by legal status, forced mode (thousands per month)",
               "Relations (-1 .. 1)", "Afghan trade by route, forced mode (USD million per month)",
               "Pakistan engaged"]
@@ -765,7 +801,8 @@ def _cell(r) -> str:
 
 def write_report(settings: Settings, record: dict, tables: dict[str, pd.DataFrame], free_table: pd.DataFrame,
                  oos: pd.DataFrame, stances: pd.DataFrame, values: dict[str, dict[str, float]],
-                 report_dir: Path, figures: dict[str, Path], seeds: int, n_sets: int) -> Path:
+                 report_dir: Path, figures: dict[str, Path], seeds: int, n_sets: int,
+                 habituation: pd.DataFrame | None = None) -> Path:
     """docs/calibration.md: both folds side by side, fitted values, free mode, 2025 out of sample."""
     folds = [f.name for f in settings.folds]
     rows = []
@@ -812,6 +849,17 @@ def write_report(settings: Settings, record: dict, tables: dict[str, pd.DataFram
     rel = {k: Path(v).relative_to(report_dir) if Path(v).is_relative_to(report_dir) else Path(v)
            for k, v in figures.items()}
     budget = settings.search["full"]
+    habituation_text = "" if habituation is None else f"""
+### Sensitivity, never fitted: Pakistan's tolerance habituating
+
+The fit keeps `pakistan.tolerance_adaptation` at 0: no positive value improves the match of
+2021-2024. The mechanism that could turn Pakistan back to engagement at record violence
+(2025) is habituation: sustained violence above the tolerance becomes the new normal
+(docs/ODD.md 6.1). Free mode on the first {min(seeds, 100)} report seeds, share of months
+engaged / share matching the record, by year:
+
+{_md_table(habituation)}
+"""
     text = f"""# Calibration of the history replay (rolling origin, 2021-2024)
 
 The history scenario `history_2021_2025` replays August 2021 to November 2025. Its free
@@ -858,7 +906,8 @@ ensemble: `configs/calibrated/ensemble.yaml` ({n_sets} sets); method and code: `
   back to engagement, in 2025 or in runs from today.
 * **Definitions.** GTI terrorism deaths are compared with the model's victims of
   attacks, `deaths_security + deaths_civilian`; CRSS violence-related (violence-linked)
-  fatalities include militants killed in operations: `deaths_total`. GTI counted 79% of
+  fatalities include militants killed in operations and the dead of sectarian clashes:
+  `deaths_total + deaths_sectarian` (Kurram's clashes, docs/ODD.md 6.3a). GTI counted 79% of
   CRSS's non-militant deaths in 2023 and about 64% in 2024, so GTI 2024 gets a wide
   tolerance (±40%). IOM counts returns of undocumented Afghans: `returns_undocumented`.
   Attacks: `attacks` (all groups), TTP share `attacks_ttp / attacks`. Suicide bombings:
@@ -895,7 +944,7 @@ sample); "check" = never fitted. **out** = the median lies outside the tolerance
 ## Free mode: how often the free stance matches the record, by year (current fold)
 
 {_md_table(st)}
-
+{habituation_text}
 ## Out of sample: 2025 (never fitted, current fold)
 
 {_md_table(pd.DataFrame(oos_rows))}
@@ -925,10 +974,11 @@ def make_report(settings: Settings, record: dict, seeds: int, report_dir: Path, 
     free_table = moments(frames_current["free"], settings.targets, settings.fit_until)
     oos = out_of_sample_2025(frames_current)
     stances = stance_by_year(frames_current["free"], forced)
+    habituation = habituation_sensitivity(settings, values[settings.current], forced, min(seeds, 100))
     figures = {"targets": plot_targets(tables, settings, img_dir / "calibration_targets.png"),
                "timeseries": plot_timeseries(frames_current, settings, forced, img_dir / "calibration_history.png")}
     path = write_report(settings, record, tables, free_table, oos, stances, values, report_dir, figures, seeds,
-                        n_sets)
+                        n_sets, habituation)
     log(f"wrote {path} and {', '.join(str(p) for p in figures.values())}")
     return path
 

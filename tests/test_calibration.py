@@ -7,12 +7,13 @@ Definitions (see configs/calibration/history.yaml):
 * The 2021 figure covers the whole year but the replay starts in August: the model's
   August-December 2021 is compared with 5/12 of it (122), tolerance ±35%.
 * CRSS's violence-related fatalities (1,087 in January-September 2023; 2,546 in 2024)
-  include militants killed in operations: compared with deaths_total, tolerance ±20%.
+  include militants killed in operations and Kurram's sectarian clashes: compared with
+  deaths_total + deaths_sectarian, tolerance ±20%.
 * IOM's returns of undocumented Afghans (407,745 Sep-Dec 2023): returns_undocumented
   from October 2023 (the drive's first month in the replay), ±15%.
 Rolling origin: fold 2021_2023 fits 2021-2023 only; fold 2021_2024 (the history
 scenario's) adds 2024. The statistic is the forced-mode ensemble median over seeds the
-fit never used (seeds 1000-1059; the fit used seeds 0-11).
+fit never used (seeds 1000-1059; the fit used seeds 0-47).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ SEEDS = range(1000, 1060)  # fresh seeds: not those of the fit
 ENSEMBLE = SETTINGS.output.parent / "ensemble.yaml"
 # Fitted figures the current fold misses on fresh seeds, with the reason (docs/calibration.md says so too).
 KNOWN_MISSES: dict[str, str] = {
-    "gti_2021": "the UN Monitoring Team's 3,000-5,500 fighters for late 2021 (the lower bound of the TTP's size in "
-                "August 2021) give more victims in Aug-Dec 2021 than 5/12 of GTI 2021, a pro-rating biased low",
-    "crss_2024": "the model's drivers give a 2024 rise of about a third, not two thirds: CRSS counts 1,019 deaths "
-                 "in Oct-Dec 2024 alone (Kurram's sectarian clashes among them), which the model has no mechanism for",
+    "gti_2021": "the sources disagree on late 2021: PICSS counts 179 killed in Aug-Dec 2021 month by month and "
+                "PIPS 433 in the year after the takeover (the model follows both, checks within tolerance), "
+                "while 5/12 of GTI's 292 is 122 and GTI's 2022 is 2.2 times its 2021 (PICSS: 1.39)",
+    "crss_2024": "CRSS's second-half surge of 2024 (722 and 1,019 deaths in Q3 and Q4) is reproduced only in part, "
+                 "Kurram's clashes included; every lever that raises 2024 raises late 2021 too, already above GTI 2021",
 }
 
 
@@ -83,7 +85,7 @@ def test_jan_sep_2023_fatalities_and_victim_split(forced_frames):
     totals, shares = [], []
     for f in forced_frames:
         rows = f[(f["date"] >= "2023-01-01") & (f["date"] <= "2023-09-01")]
-        total = rows["deaths_total"].sum()
+        total = rows["deaths_total"].sum() + rows["deaths_sectarian"].sum()  # CRSS counts Kurram's clashes too
         totals.append(total)
         shares.append([rows[c].sum() / total for c in ("deaths_security", "deaths_militant", "deaths_civilian")])
     assert abs(np.median(totals) - 1087) <= 0.20 * 1087, np.median(totals)
