@@ -70,6 +70,22 @@ def test_columns_of_mixed_or_unusual_values_are_left_to_pandas():
     pd.testing.assert_frame_equal(collector.get_model_vars_dataframe(), pd.DataFrame(values), check_exact=True)
 
 
+def test_an_attribute_reporter_of_several_names_stays_one_column():
+    from functools import partial
+    from operator import attrgetter
+
+    class Thing:
+        x, y = 1, 2
+
+    thing = Thing()
+    collector = RowCollector({"x": partial(attrgetter("x"), thing), "pair": partial(attrgetter("x", "y"), thing),
+                              "y": partial(attrgetter("y"), thing)})
+    collector.collect(mesa.Model())
+    thing.x = 5
+    collector.collect(mesa.Model())
+    assert collector.model_vars == {"x": [1, 5], "pair": [(1, 2), (5, 2)], "y": [2, 2]}
+
+
 class KeywordModel(PolicyModel):
     """A PolicyModel built from keywords, as ``mesa.batch_run`` builds its models (from the stylized start)."""
 

@@ -38,11 +38,15 @@ _ARRAY_TYPES = {float: np.float64, int: np.int64, bool: np.bool_}
 
 
 def _attribute_of(reporter: Callable[[], object]) -> tuple[object, tuple[str, ...]] | None:
-    """(object, attribute names) of a ``partial(attrgetter(...), obj)`` reporter, else None."""
+    """(object, (attribute name,)) of a ``partial(attrgetter(name), obj)`` reporter, else None.
+
+    An ``attrgetter`` of several names reports one tuple (one column): it is left as it is.
+    """
     if isinstance(reporter, partial) and isinstance(reporter.func, attrgetter) and len(reporter.args) == 1 \
             and not reporter.keywords:
         _, names = reporter.func.__reduce__()  # the pickling protocol: (attrgetter, its attribute names)
-        return reporter.args[0], names
+        if len(names) == 1:
+            return reporter.args[0], names
     return None
 
 
