@@ -213,6 +213,21 @@ def test_a_fixed_draw_gives_identical_runs_with_a_cold_or_warm_cache(tmp_path, m
     assert not list((tmp_path / "cache").glob(".*.tmp"))
 
 
+class KeywordModel(PolicyModel):
+    """A subclass built from keywords, as ``mesa.batch_run`` builds models."""
+
+    def __init__(self, rng: int = 0, months: int = 12):
+        super().__init__(load_config("baseline", seed=int(rng), months=months))
+
+
+def test_a_subclass_built_from_keywords_starts_from_today_with_a_cold_cache(monkeypatch):
+    monkeypatch.setenv(handover.CACHE_ENV, "off")
+    handover.clear_cache()
+    frame = KeywordModel(rng=7).run().frame()
+    reference = sim.run("baseline", seed=7, months=12)
+    pd.testing.assert_frame_equal(frame, reference)
+
+
 @pytest.mark.slow
 def test_same_seed_and_draw_give_identical_runs_across_processes(tmp_path):
     code = ("import json, sim; f = sim.run('baseline', seed=6, months=12); "

@@ -401,17 +401,20 @@ def hand_over(model: mesa.Model, snap: Snapshot) -> None:
         state.attractions.decay = state.params.attraction_decay
 
 
-def take_over(model: mesa.Model) -> Snapshot | None:
+def take_over(model: mesa.Model, model_class: type | None = None) -> Snapshot | None:
     """``start=today``: continue the record (the steps above). Returns the snapshot the run continues.
 
-    Returns None for ``start=stylized`` and for the history scenario itself.
+    ``model_class`` replays the record (default: the model's own class). The model passes
+    its base class, so a subclass built from keywords (``mesa.batch_run``'s way) can start
+    from today even when the replay must be computed. Returns None for ``start=stylized``
+    and for the history scenario itself.
     """
     config = model.config
     if config.start != "today" or start.is_record(config):
         return None
     ens = start.ensemble()
     draw = start.draw_index(config.params_draw, config.seed, len(ens.sets))
-    snap = snapshot(type(model), config.seed, draw)
+    snap = snapshot(model_class or type(model), config.seed, draw)
     apply_today(config, snap.today_params)
     hand_over(model, snap)
     month = start.handover_month()

@@ -72,7 +72,9 @@ class PolicyModel(mesa.Model):
         self.world = WorldState.initial(config.world, list(self.militants), config.pakistan.economic_stress)
         # start=today: the record replayed to November 2025 hands every state over (sim/model/handover.py);
         # before the timeline, so the scenario's events bind to the carried state.
-        self.record = take_over(self)  # the snapshot continued (None: start=stylized, or the record itself)
+        # The record is replayed by this class, not a subclass: a subclass built from keywords
+        # (mesa.batch_run's way) could not be built from a Config.
+        self.record = take_over(self, PolicyModel)  # the snapshot continued (None: start=stylized, or the record itself)
         self.previous = self._choices_snapshot()
         self.timeline = Timeline(self, config.scenario.events, self.start_date)
         self.event_log = EventLog(self)
