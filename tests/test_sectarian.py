@@ -71,3 +71,13 @@ def test_a_flare_up_forced_by_an_event_happens_that_month():
     frame = helpers.run(helpers.config(seed=1, months=24, start="stylized", world__sectarian__flare_rate=0.0,
                                        events=[helpers.hold("world.sectarian.forced_flare", True, 2, "+5")]))
     assert list(np.flatnonzero(frame.sectarian_clashes.to_numpy())) == [5, 6]
+
+
+def test_the_event_log_reports_each_flare_up_with_its_deaths():
+    model = sim.build_model("history_2021_2025", seed=2).run()
+    frame = model.frame()
+    lines = [line for line in model.event_log.lines if "clashes in Kurram:" in line]
+    expected = [f"{d:%Y-%m}: Tribal-sectarian clashes in Kurram: {n} killed"
+                for d, n in zip(frame.loc[frame.sectarian_clashes, "date"],
+                                frame.loc[frame.sectarian_clashes, "deaths_sectarian"])]
+    assert lines == expected and len(lines) == len(RECORD_FLARES)

@@ -64,6 +64,8 @@ class EventLog:
                 victim = "civilian" if share.share_civilian > share.share_security else "security"  # the larger; ties: security
                 kind = "suicide attack" if g.largest_is_suicide else "attack"
                 out.append(f"{group_label(g.name)} {kind} kills {g.largest_attack}, {VICTIM_WORDS[victim]}")
+        if m.sectarian.clashes:  # the deaths, also when the record forced the flare-up (its note says why)
+            out.append(f"tribal-sectarian clashes in Kurram: {m.sectarian.deaths} killed")
         pk = m.pakistan.instruments
         if pk["strikes"]:
             out.append(f"Pakistan strikes {group_label(m.config.militants.roles.sheltered)} camps inside Afghanistan")
