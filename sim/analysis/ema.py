@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from sim.analysis.metrics import METRIC_NAMES, REQUIRED_COLUMNS, pattern_metrics
+from sim.analysis.metrics import METRIC_NAMES, REQUIRED_COLUMNS, metrics_from_columns
 from sim.config import CONFIG_DIR, ConfigError, load_config
 from sim.model.policy_model import PolicyModel
 from sim.sweeps.objective import parse_objectives
@@ -129,7 +129,8 @@ def run_experiment(scenario: str, months: int | None, seeds: tuple[int, ...], fi
     for seed in seeds:
         config = load_config(scenario, int(seed), None if months is None else int(months), overrides)
         model = PolicyModel(config, collect=REQUIRED_COLUMNS).run()
-        for name, value in pattern_metrics(model.frame(), config.extras.get("metrics")).items():
+        # From the collected columns, without a frame (same values as pattern_metrics of the frame).
+        for name, value in metrics_from_columns(model.datacollector.model_vars, config.extras.get("metrics")).items():
             values[name].append(float(value))
     out = {}
     for name, series in values.items():
