@@ -657,9 +657,6 @@ def stance_by_year(frames: list[pd.DataFrame], record: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-HABITUATION_VALUES = (0.0, 0.02, 0.05)  # pakistan.tolerance_adaptation values of the sensitivity (per month)
-
-
 def habituation_sensitivity(settings: Settings, values: dict[str, float], record: pd.DataFrame,
                             seeds: int) -> pd.DataFrame:
     """Free mode with Pakistan's tolerance habituating (never fitted): what a turn back in 2025 would take.
@@ -670,7 +667,7 @@ def habituation_sensitivity(settings: Settings, values: dict[str, float], record
     """
     rows = []
     seed_list = range(REPORT_SEED0, REPORT_SEED0 + seeds)
-    for rate in HABITUATION_VALUES:
+    for rate in settings.free_mode["habituation_values"]:
         frames = run_frames(configure(base_config(settings, "free"), {**values, "pakistan.tolerance_adaptation": rate}),
                             seed_list, ["date", "pakistan_stance", "tolerance"])
         row = {"tolerance_adaptation (per month)": f"{rate:g}"}
@@ -855,7 +852,7 @@ def write_report(settings: Settings, record: dict, tables: dict[str, pd.DataFram
 The fit keeps `pakistan.tolerance_adaptation` at 0: no positive value improves the match of
 2021-2024. The mechanism that could turn Pakistan back to engagement at record violence
 (2025) is habituation: sustained violence above the tolerance becomes the new normal
-(docs/ODD.md 6.1). Free mode on the first {min(seeds, 100)} report seeds, share of months
+(docs/ODD.md 6.1). Free mode on the first {min(seeds, int(settings.free_mode["habituation_seeds"]))} report seeds, share of months
 engaged / share matching the record, by year:
 
 {_md_table(habituation)}
@@ -974,7 +971,8 @@ def make_report(settings: Settings, record: dict, seeds: int, report_dir: Path, 
     free_table = moments(frames_current["free"], settings.targets, settings.fit_until)
     oos = out_of_sample_2025(frames_current)
     stances = stance_by_year(frames_current["free"], forced)
-    habituation = habituation_sensitivity(settings, values[settings.current], forced, min(seeds, 100))
+    habituation = habituation_sensitivity(settings, values[settings.current], forced,
+                                          min(seeds, int(settings.free_mode["habituation_seeds"])))
     figures = {"targets": plot_targets(tables, settings, img_dir / "calibration_targets.png"),
                "timeseries": plot_timeseries(frames_current, settings, forced, img_dir / "calibration_history.png")}
     path = write_report(settings, record, tables, free_table, oos, stances, values, report_dir, figures, seeds,
