@@ -37,7 +37,9 @@ class Overrides:
 
     def choice(self, group: str) -> list[str]:
         """The options chosen for ``group`` (``scenario``), in order."""
-        return [line.split("=", 1)[1] for line in self.groups if line.split("=", 1)[0].lstrip("+~") == group]
+        # (a deletion ``~scenario`` chooses no option: it has no ``=`` and is not listed)
+        return [line.split("=", 1)[1] for line in self.groups
+                if "=" in line and line.split("=", 1)[0].lstrip("+~") == group]
 
 
 def is_group(key: str, config_dirs: tuple[Path, ...]) -> bool:
