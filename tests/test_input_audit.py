@@ -26,3 +26,23 @@ def test_deleting_the_scenario_group_is_refused_with_one_line(scenario):
     with pytest.raises(ConfigError) as err:
         sim.load_config(scenario, overrides=["~scenario"])
     assert one_line(err.value) == "scenario: missing config group"
+
+
+# ------------------------------------------------------------------------------ events
+@pytest.mark.parametrize("op", ["add", "multiply"])
+def test_a_huge_whole_number_for_add_or_multiply_is_refused_with_one_short_line(op):
+    # (was: OverflowError from math.isfinite on an int too large for a float)
+    event = {"date": "+1", "target": "pakistan.tolerance", "op": op, "value": 10**400}
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides={"scenario.events": [event]})
+    message = one_line(err.value)
+    assert message.startswith(f"scenario.events[0].value: a whole number of 401 digits is not allowed for op {op}; "
+                              f"give a finite number")
+    assert len(message) < 200
+
+
+def test_a_huge_whole_number_parameter_is_named_by_its_length_not_its_digits():
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides={"pakistan.tolerance": 10**400})
+    assert one_line(err.value) == ("pakistan.tolerance: a whole number of 401 digits is out of range; "
+                                   "allowed 0 <= value <= 100000")

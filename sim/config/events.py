@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import typing
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,7 @@ from sim.config.schema import (
     _convert,
     _range_text,
     schema_of,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -168,8 +170,13 @@ def check_event(config: Config, spec: EventSpec, index: int, start: date) -> Tar
                           f"{_kind_text(target)}; use op: set")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}.value: {value!r} must be a number for op {spec.op}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{where}.value: {value!r} is not allowed for op {spec.op}; give a finite number")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # a whole number too large for a float (e.g. 10**400)
+        finite = False
+    if not finite:
+        raise ConfigError(f"{where}.value: {shown(value)} is not allowed for op {spec.op}; give a finite number "
+                          f"(at most {sys.float_info.max:.3g} in size)")
     if spec.op == "multiply" and value < 0:
         raise ConfigError(f"{where}.value: {value!r} is out of range for op multiply; allowed a factor >= 0 "
                           f"(the result is kept within {target.path}'s range: {target.range_text()})")

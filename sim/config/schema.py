@@ -465,6 +465,14 @@ def _range_text(lo: float | None, hi: float | None) -> str:
     return f"value <= {_bound_text(hi)}"
 
 
+def shown(value: Any) -> str:
+    """A value as a message shows it: a whole number too long to read by its length, not its digits."""
+    text = repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(text) > 30:
+        return f"a whole number of {len(text.lstrip('-'))} digits"
+    return text
+
+
 def plain(value: Any, path: str) -> Any:
     """``value`` as plain Python data: numpy scalars become numbers, tuples lists.
 
@@ -533,11 +541,11 @@ def _convert(value: Any, tp: Any, path: str, rng: tuple | None = None) -> Any:
             try:
                 value = float(value)
             except OverflowError:
-                raise ConfigError(f"{path}: {value!r} is out of range" + _allowed(rng)) from None
+                raise ConfigError(f"{path}: {shown(value)} is out of range" + _allowed(rng)) from None
         if rng is not None:
             lo, hi = rng
             if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise ConfigError(f"{path}: {value!r} is out of range; allowed {_range_text(lo, hi)}")
+                raise ConfigError(f"{path}: {shown(value)} is out of range; allowed {_range_text(lo, hi)}")
         return value
     if tp is str:
         if not isinstance(value, str):
