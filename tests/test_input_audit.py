@@ -46,3 +46,19 @@ def test_a_huge_whole_number_parameter_is_named_by_its_length_not_its_digits():
         sim.load_config(overrides={"pakistan.tolerance": 10**400})
     assert one_line(err.value) == ("pakistan.tolerance: a whole number of 401 digits is out of range; "
                                    "allowed 0 <= value <= 100000")
+
+
+# ------------------------------------------------------------------------ teaching app
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"seed": 10**400}, "seed: a whole number of 401 digits is out of range; allowed: a whole number from 0 to 99999"),
+    ({"tolerance": 10**400}, "tolerance: a whole number of 401 digits is out of range; allowed: a whole number from"),
+    ({"start": ["today"]}, "start: ['today'] is not allowed; allowed: today, stylized"),
+    ({"start": {"today": 1}}, "start: {'today': 1} is not allowed; allowed: today, stylized"),
+])
+def test_app_fields_refuse_huge_and_unhashable_values_with_one_line(raw, message):
+    # (was: OverflowError and TypeError "unhashable type")
+    from sim.app.app_settings import check_settings
+
+    with pytest.raises(ConfigError) as err:
+        check_settings(**raw)
+    assert one_line(err.value).startswith(message)

@@ -20,6 +20,7 @@ import numbers
 from dataclasses import dataclass
 
 from sim.config import Config, ConfigError, load_config, scenario_names
+from sim.config.schema import shown
 
 DEFAULT_SCENARIO = "baseline"
 SEED_RANGE = (0, 99_999)
@@ -149,7 +150,10 @@ def _number(field: str, value, lo: float, hi: float, whole: bool = False) -> flo
             raise ConfigError(f"{field}: {value!r} is not a number; allowed: {allowed}") from None
     if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{field}: {value!r} is not a number; allowed: {allowed}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a whole number too large for a float
+        raise ConfigError(f"{field}: {shown(value)} is out of range; allowed: {allowed}") from None
     if not math.isfinite(value):
         raise ConfigError(f"{field}: {value} is not allowed; allowed: {allowed}")
     if whole and value != int(value):
@@ -167,13 +171,13 @@ def check_settings(**raw) -> AppSettings:
                           f"{', '.join(f.name for f in dataclasses.fields(AppSettings))}")
     values: dict = {}
     scenario = raw.get("scenario", DEFAULT_SCENARIO)
-    if scenario not in scenario_names():
+    if not isinstance(scenario, str) or scenario not in scenario_names():
         raise ConfigError(f"scenario: {scenario!r} is not a scenario; allowed: {', '.join(scenario_names())}")
     values["scenario"] = scenario
     seed = raw.get("seed")
     values["seed"] = default_seed() if seed is None else _number("seed", seed, *SEED_RANGE, whole=True)
     start = raw.get("start", default_start())
-    if start not in START_CHOICES:
+    if not isinstance(start, str) or start not in START_CHOICES:
         raise ConfigError(f"start: {start!r} is not allowed; allowed: {', '.join(START_CHOICES)}")
     values["start"] = start
     for name, c in CONTROLS.items():
