@@ -350,3 +350,27 @@ def test_a_point_that_cannot_be_built_in_its_job_is_recorded_and_the_batch_goes_
     assert list(rows["status"]) == ["failed", "failed"]
     assert rows["error"].str.contains("pakistan.tolerance: -5.0 is out of range").all()
     assert (read_point(point_path(tmp_path, ok_block.point))["status"] == "ok").all()
+
+
+@pytest.mark.slow  # starts worker processes
+def test_a_finished_sweep_s_idle_joblib_workers_are_killed_at_once():
+    """The sweeper kills the workers joblib keeps for reuse once every job has returned
+    (instead of loky's polite shutdown at exit); with no executor it does nothing and
+    starts none."""
+    import sys
+
+    import psutil
+    from joblib import Parallel, delayed
+
+    from sim.sweeps.warmup import stop
+
+    stop()  # none yet (or a previous test's): nothing is created
+    Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(4))
+    workers = [p for p in psutil.Process().children(recursive=True) if "LokyProcess" in " ".join(p.cmdline())]
+    assert workers, "joblib kept no worker to reuse"
+    stop()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive
+    stop()  # twice: the executor is gone, nothing is started again
+    module = sys.modules["joblib.externals.loky.reusable_executor"]
+    assert getattr(module, "_executor", None) is None or module._executor._flags.shutdown

@@ -43,6 +43,7 @@ from sim.sweeps.grid import is_group, is_hydra, parse_overrides
 from sim.sweeps.identity import resolved_version
 from sim.sweeps.plan import plan_blocks, sweep_settings
 from sim.sweeps.progress import Monitor, clear_marks, report
+from sim.sweeps.warmup import stop as stop_idle_workers
 
 JOBS_PER_WORKER = 1  # automatic batching: jobs per worker; the work is balanced by jobs helping each other
 
@@ -155,6 +156,7 @@ class BatchedSweeperImpl(Sweeper):
         finally:
             if monitor is not None:
                 monitor.stop()
+            stop_idle_workers()  # (every job has returned: joblib's workers have nothing left to do)
         summaries = [s for results in returns for r in results for s in (r.return_value or [])]
         for line in report(sweep_dir, summaries):
             print(line)

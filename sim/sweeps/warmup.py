@@ -11,7 +11,9 @@ workers started and their imports under way by the time Hydra's launcher hands t
 jobs.
 
 Nothing depends on it: if the settings differ, joblib starts fresh workers as it always
-would. A sweep that is refused starts no worker at all (its check comes first).
+would. A sweep that is refused starts no worker at all (its check comes first). When the
+sweep is over, its idle workers are killed rather than shut down politely at exit
+(``stop``: about 0.3 s of every sweep command).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import threading
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from sim.adapters import stop_joblib_workers
 
 JOBLIB_LAUNCHER = "hydra_joblib_launcher"
 
@@ -76,3 +80,8 @@ def start(launch_cfg: DictConfig, groups: list[str]) -> threading.Thread | None:
     thread = threading.Thread(target=warm, name="sweep-warmup", daemon=True)
     thread.start()
     return thread
+
+
+def stop() -> None:
+    """Kill the joblib workers a finished sweep left idle (every job has returned its result)."""
+    stop_joblib_workers()
