@@ -5,9 +5,11 @@ job is one parameter point run for `sweep.replicates` seeds (sim/sweeps/sweep.py
 
 Overrides are checked before Hydra starts, so a bad scenario name, an unknown
 parameter, a wrong type, an out-of-range value, a bad scenario event, an unknown
-``hydra.*`` setting or an override without ``=`` stops the run with one line and
-nothing written; for a sweep every point is checked (and an empty range or unknown
-experiment refused) before any job runs. A single run's folder is created atomically
+``hydra.*`` setting, an override without ``=``, an unknown flag or a flag without its
+value stops the run with one line and nothing written; for a sweep every point is
+checked (and an empty range, an unknown experiment, a key given twice with a sweep
+among its values, an empty ``hydra.sweep.dir``, a setting the sweeper makes itself or a
+search's ``n_trials``/``n_jobs`` below 1 refused) before any job runs. A single run's folder is created atomically
 before Hydra starts (``sim.output.files.claim_run_dir``): two runs started in the same
 second get two folders, and a ``hydra.run.dir`` holding an earlier run is refused
 unless ``output.overwrite=true`` (then replaced whole). ``--config-dir DIR`` adds a
@@ -20,6 +22,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -35,6 +38,16 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 INFO_FLAGS = ("--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--cfg", "-c", "--info", "-i",
               "--resolve")
 PRIMARY_CONFIG = "config"  # configs/config.yaml, the one primary config
+# Every flag Hydra's command line has. Anything else starting with "-" is refused here: Hydra's
+# own parser would answer with a usage screen, and it takes an abbreviation (--multi) for a flag.
+KNOWN_FLAGS = {*HYDRA_FLAGS_WITH_VALUE, *MULTIRUN_FLAGS, *INFO_FLAGS, "--run", "-r"}
+FLAGS_TEXT = "-m/--multirun, --config-dir DIR (-cd), --help, --hydra-help, --cfg job, --info (python -m sim --help)"
+# Set by the batched sweeper for each job (configs/sweep/default.yaml); never given by hand.
+SWEEPER_SET_KEYS = ("sweep.invocation", "sweep.batch")
+# Settings of a search sweeper (Hydra's Optuna sweeper) that must be a count >= 1 or a share in [0, 1]:
+# the sweeper itself would loop forever or fail with a bare assertion only after it has started.
+SEARCH_COUNTS = ("hydra.sweeper.n_trials", "hydra.sweeper.n_jobs")
+SEARCH_SHARES = ("hydra.sweeper.max_failure_rate",)
 
 
 def _is_info(argv: list[str]) -> bool:
@@ -64,6 +77,19 @@ def _is_hydra_line(line: str) -> bool:
     return key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
+def _check_flags(flags: list[tuple[str, str]]) -> None:
+    """Only Hydra's own flags, each flag that takes a value with one."""
+    given = {flag for flag, _ in flags}
+    if given & {"--run", "-r"} and given & set(MULTIRUN_FLAGS):
+        raise ConfigError("--run: cannot be combined with -m/--multirun; give one of them")
+    for flag, value in flags:
+        if flag not in KNOWN_FLAGS:
+            raise ConfigError(f"{flag}: unknown option; allowed: {FLAGS_TEXT}")
+        if flag in HYDRA_FLAGS_WITH_VALUE and not value.strip():
+            raise ConfigError(f"{flag}: needs a value (e.g. {flag} DIR for a folder of config groups)"
+                              if flag in ("--config-dir", "-cd") else f"{flag}: needs a value")
+
+
 def _use_config_folders(flags: list[tuple[str, str]]) -> None:
     """``--config-dir DIR`` adds the user's folder (as in Hydra); another primary config is refused."""
     for flag, value in flags:
@@ -87,9 +113,35 @@ def _check_single_run(lines: list[str]) -> str:
     return "hydra.run.dir=" + "'" + str(folder).replace("'", "\\'") + "'"
 
 
-def _check_sweep(lines: list[str]) -> None:
+def _check_sweep_lines(lines: list[str]) -> None:
+    """What only the command line of a sweep can get wrong: a key given twice with a sweep among
+    its values (Hydra would silently keep the last), a setting the sweeper makes itself, an empty
+    sweep folder (the current folder would fill with the sweep's files), a search's count or share
+    out of range."""
+    seen: dict[str, Any] = {}
     for line in lines:
-        parse_line(line)  # a line without "=" gets its own one-line answer
+        o = parse_line(line)  # a line without "=" gets its own one-line answer
+        key = o.key_or_group
+        earlier = seen.get(key)
+        if earlier is not None and (o.is_sweep_override() or earlier.is_sweep_override()):
+            raise ConfigError(f"{key}: given twice ({earlier.input_line} and {line}); a sweep takes each key once, "
+                              f"e.g. {key}=a,b,c")
+        seen[key] = o
+        value = None if o.is_sweep_override() else o.value()
+        if key.lstrip("+") in SWEEPER_SET_KEYS:
+            raise ConfigError(f"{key.lstrip('+')}: set by the sweeper for each job; leave it out of the command line")
+        if key.lstrip("+") == "hydra.sweep.dir" and (value is None or not str(value).strip()):
+            raise ConfigError(f"hydra.sweep.dir: empty; give the sweep's folder, e.g. hydra.sweep.dir=results/sweeps/NAME")
+        if key.lstrip("+") in SEARCH_COUNTS and not o.is_sweep_override() and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{key.lstrip('+')}: {value!r} is not allowed; allowed a whole number >= 1")
+        if key.lstrip("+") in SEARCH_SHARES and not o.is_sweep_override() and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1):
+            raise ConfigError(f"{key.lstrip('+')}: {value!r} is not allowed; allowed 0 <= value <= 1")
+
+
+def _check_sweep(lines: list[str]) -> None:
+    _check_sweep_lines(lines)
     fixed = [line for line in lines if _is_hydra_line(line) and "," not in line.split("=", 1)[-1]]
     if any(line.startswith("+") for line in fixed):
         compose_with_hydra_settings(fixed)  # refuses an added key that is not a Hydra setting
@@ -108,6 +160,7 @@ def prepare(argv: list[str]) -> list[str]:
     if _is_info(argv):
         return argv  # --help, --cfg, ...: Hydra answers, nothing runs
     flags, lines = _split_argv(argv)
+    _check_flags(flags)
     _use_config_folders(flags)
     if any(flag in MULTIRUN_FLAGS for flag, _ in flags):
         _check_sweep(lines)
