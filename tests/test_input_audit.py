@@ -122,3 +122,129 @@ def test_a_key_given_twice_without_a_sweep_keeps_the_last_value_as_in_hydra():
 
     _check_sweep_lines(["pakistan.tolerance=10", "pakistan.tolerance=30"])  # not refused
     assert check_sweep(["pakistan.tolerance=10", "pakistan.tolerance=30"]) == [["pakistan.tolerance=30"]]
+
+
+# ------------------------------------------------------------------- python -m sim.aggregate
+def _point_file(folder, point: str, params: dict, seeds=(0, 1), **changes):
+    """A point file as sim/sweeps/points.py writes it; ``changes`` replace whole columns."""
+    import pandas as pd
+
+    from sim.analysis.metrics import METRIC_NAMES
+
+    pts = folder / "points"
+    pts.mkdir(parents=True, exist_ok=True)
+    rows = [{"point": point, **params, "base_seed": 0, "replicate": s, "seed": s, "status": "ok", "error": None,
+             **dict.fromkeys(METRIC_NAMES, 0.5)} for s in seeds]
+    frame = pd.DataFrame(rows)
+    frame["error"] = frame["error"].astype("string")
+    for col, value in changes.items():
+        if value is None:
+            frame = frame.drop(columns=[col])
+        else:
+            frame[col] = value
+    frame.to_parquet(pts / f"{point}.parquet", index=False)
+    return pts / f"{point}.parquet"
+
+
+def _aggregate(folder, *args, capsys=None):
+    from sim.sweeps.aggregate import main
+
+    code = main([str(folder), *args])
+    err = capsys.readouterr().err if capsys is not None else ""
+    return code, err
+
+
+@pytest.mark.parametrize(("changes", "why"), [
+    # (was: pyarrow.ArrowInvalid while writing the table: the whole aggregation stopped)
+    ({"share_engaged": ["0.5", "0.5"]}, "column 'share_engaged' holds '0.5'; allowed numbers"),
+    ({"seed": ["0", "1"]}, "column 'seed' holds '0'; allowed whole numbers in every row"),
+    # (was: ValueError "cannot convert float NaN to integer")
+    ({"seed": [float("nan"), 1.0]}, "column 'seed' holds nan; allowed whole numbers in every row"),
+    # (was: silently taken as data)
+    ({"seed": [0.5, 1.5]}, "column 'seed' holds 0.5; allowed whole numbers"),
+    ({"status": ["banana", "ok"]}, "status 'banana'; allowed ok, failed"),
+    ({"share_engaged": None}, "no column 'share_engaged'"),
+])
+def test_a_point_file_with_a_column_of_the_wrong_kind_is_set_aside_and_the_rest_aggregated(
+        tmp_path, capsys, changes, why):
+    import pandas as pd
+
+    from sim.sweeps.aggregate import TABLE_NAME
+
+    _point_file(tmp_path, "good", {"pakistan.tolerance": 40.0})
+    _point_file(tmp_path, "bad", {"pakistan.tolerance": 80.0}, **changes)
+    code, err = _aggregate(tmp_path, "--no-figures", capsys=capsys)
+    assert code == 0
+    assert f"damaged point file bad.parquet: {why}" in err
+    assert (tmp_path / "points" / "damaged" / "bad.parquet").is_file()
+    assert pd.read_parquet(tmp_path / TABLE_NAME)["point"].unique().tolist() == ["good"]
+
+
+def test_a_swept_setting_with_values_of_two_kinds_is_aggregated_as_text(tmp_path, capsys):
+    # (was: pyarrow.ArrowInvalid: params_draw=best,3 is a valid sweep whose table could not be written)
+    import pandas as pd
+
+    from sim.sweeps.aggregate import TABLE_NAME
+
+    _point_file(tmp_path, "p1", {"params_draw": "best"})
+    _point_file(tmp_path, "p2", {"params_draw": 3})
+    code, _ = _aggregate(tmp_path, capsys=capsys)
+    assert code == 0
+    table = pd.read_parquet(tmp_path / TABLE_NAME)
+    assert table.groupby("point")["params_draw"].first().to_dict() == {"p1": "best", "p2": "3"}
+    assert (tmp_path / "figures" / "share_engaged.png").is_file()
+
+
+def test_a_one_kind_parameter_column_keeps_its_type(tmp_path, capsys):
+    import pandas as pd
+
+    from sim.sweeps.aggregate import TABLE_NAME
+
+    _point_file(tmp_path, "p1", {"pakistan.tolerance": 40.0})
+    _point_file(tmp_path, "p2", {"pakistan.tolerance": 80.0})
+    assert _aggregate(tmp_path, "--no-figures", capsys=capsys)[0] == 0
+    assert pd.read_parquet(tmp_path / TABLE_NAME)["pakistan.tolerance"].dtype == float
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # (was: yaml ParserError, ValueError from OmegaConf, TypeError "'int' object is not subscriptable",
+    #  and "unknown metric 's'" from a metric name read letter by letter)
+    ("::: [garbage", "multirun.yaml: cannot read it ("),
+    ("experiment: hello\n", "multirun.yaml: experiment: 'hello' is not a mapping"),
+    ("experiment:\n  axes: [1, 2]\n", "multirun.yaml: experiment.axes[0]: 1 is not a mapping with key, label, unit"),
+    ("experiment:\n  metrics: share_engaged\n", "multirun.yaml: experiment.metrics: 'share_engaged' is not a list"),
+])
+def test_a_damaged_multirun_yaml_stops_with_one_line_before_anything_is_written(tmp_path, capsys, text, message):
+    from sim.sweeps.aggregate import TABLE_NAME
+
+    _point_file(tmp_path, "p1", {"pakistan.tolerance": 40.0})
+    (tmp_path / "multirun.yaml").write_text(text)
+    code, err = _aggregate(tmp_path, capsys=capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+    assert not (tmp_path / TABLE_NAME).exists() and not (tmp_path / "figures").exists()
+    assert _aggregate(tmp_path, "--no-figures", capsys=capsys)[0] == 0  # the table alone does not need it
+
+
+def test_a_table_that_cannot_be_written_stops_with_one_line(tmp_path, capsys):
+    # (was: IsADirectoryError traceback)
+    from sim.sweeps.aggregate import TABLE_NAME
+
+    _point_file(tmp_path, "p1", {"pakistan.tolerance": 40.0})
+    (tmp_path / TABLE_NAME).mkdir()
+    code, err = _aggregate(tmp_path, "--no-figures", capsys=capsys)
+    assert code == 2
+    assert err == f"error: {tmp_path / TABLE_NAME}: cannot write or replace it (Is a directory)\n"
+
+
+def test_a_damaged_design_record_is_named_and_fails_strict(tmp_path, capsys):
+    # (was: silently skipped: the missing-points check ran without it and --strict passed)
+    from sim.sweeps.design import designs_dir
+
+    _point_file(tmp_path, "p1", {"pakistan.tolerance": 40.0})
+    designs_dir(tmp_path).mkdir(parents=True)
+    (designs_dir(tmp_path) / "20260101-000000-x.json").write_text("{garbage")
+    code, err = _aggregate(tmp_path, "--no-figures", capsys=capsys)
+    assert code == 0
+    assert "warning: damaged design record" in err and "20260101-000000-x.json (1 in all) cannot be read" in err
+    assert _aggregate(tmp_path, "--no-figures", "--strict", capsys=capsys)[0] == 1

@@ -20,13 +20,16 @@ shows:
 
 Before anything is written, every point file is checked against the sweep's design
 records (``.sweep/designs/``, sim/sweeps/design.py): a damaged file (unreadable, a column
-missing, rows that name another point) is moved to ``points/damaged/`` and named with the
-exact command that runs its point again; points of the design without results are
-reported with the command that runs them; files no design of the current code lists are
-left out and counted. The table of an earlier aggregation is removed first and the new
-one written atomically, so a failure never leaves a stale table; with nothing usable the
-command stops with one line and exit code 2 (``--strict``: exit code 1 for a damaged file
-or a missing point).
+missing, seeds that are not whole numbers, a status other than ok/failed, a metric that
+is not a number, rows that name another point) is moved to ``points/damaged/`` and named
+with the exact command that runs its point again; points of the design without results
+are reported with the command that runs them; files no design of the current code lists
+are left out and counted; a design record that cannot be read is named. The table of an
+earlier aggregation is removed first and the new one written atomically, so a failure
+never leaves a stale table; with nothing usable, a ``multirun.yaml`` that cannot be read
+(for the figures) or a table that cannot be written the command stops with one line and
+exit code 2 (``--strict``: exit code 1 for a damaged file or design record or a missing
+point).
 
 Statistics per point use its runs with status ``ok`` for which the metric is defined
 (e.g. the reversal probability is undefined for a run with no ended thaw); each cell
@@ -39,6 +42,7 @@ parameters and the comments of their config files.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import re
@@ -57,7 +61,8 @@ from matplotlib.figure import Figure
 from sim.config import CONFIG_DIR
 from sim.analysis.metrics import METRIC_NAMES
 from sim.sweeps.design import Design, Expected, expected_points, read_designs
-from sim.sweeps.files import POINT_SUFFIX, POINTS_DIR, RUN_COLUMNS, STATUS_OK, points_dir
+from sim.sweeps.design import designs_dir
+from sim.sweeps.files import POINT_SUFFIX, POINTS_DIR, RUN_COLUMNS, STATUS_FAILED, STATUS_OK, points_dir
 
 TABLE_NAME = "sweep_table.parquet"
 FIGURES_DIR = "figures"
@@ -115,24 +120,46 @@ class Collected:
     missing: dict[str, list[int]]       # design points (ids) with seeds that have no row
     expected: dict[str, Expected]       # the designs' points (empty: no design recorded)
     newest: Design | None               # the newest design record
+    bad_designs: list[Path] = dataclasses.field(default_factory=list)  # design records that cannot be read
+
+
+WHOLE_COLUMNS = ("base_seed", "replicate", "seed")  # whole numbers in every row of a point file
+STATUSES = (STATUS_OK, STATUS_FAILED)
 
 
 def _check_file(path: Path) -> tuple[pd.DataFrame | None, str]:
-    """A point file's rows, or None and what is wrong with it."""
+    """A point file's rows, or None and what is wrong with it (a file edited or written by other
+    code: a column of the wrong kind would otherwise stop the whole table, or pass as data)."""
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any reader error makes the file unusable
         return None, f"unreadable ({' '.join(str(exc).split())[:120]})"
-    missing = [c for c in RUN_COLUMNS if c not in frame.columns]
+    missing = [c for c in (*RUN_COLUMNS, *METRIC_NAMES) if c not in frame.columns]
     if missing:
         return None, f"no column {missing[0]!r}"
     if len(frame) == 0:
         return None, "no rows"
+    for col in WHOLE_COLUMNS:
+        values = frame[col]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values) \
+                or values.isna().any() or (values.astype(float) % 1 != 0).any():
+            return None, f"column {col!r} holds {_text(values.iloc[0])}; allowed whole numbers in every row"
+    bad_status = ~frame["status"].isin(STATUSES)
+    if bad_status.any():
+        return None, f"status {_text(frame['status'][bad_status].iloc[0])}; allowed {', '.join(STATUSES)}"
+    for col in METRIC_NAMES:
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            return None, f"column {col!r} holds {_text(frame[col].iloc[0])}; allowed numbers (NaN where undefined)"
     if (frame["point"].astype(str) != path.stem).any():
         return None, f"holds point {frame['point'].iloc[0]!r}, not {path.stem!r} (copied or renamed by hand)"
     if frame["seed"].duplicated().any():
         return None, f"holds seed {int(frame.loc[frame['seed'].duplicated(), 'seed'].iloc[0])} twice"
     return frame, ""
+
+
+def _text(value: Any) -> str:
+    """A cell as a message shows it (a numpy scalar as the plain number)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def collect(folder: str | Path) -> Collected:
@@ -144,7 +171,10 @@ def collect(folder: str | Path) -> Collected:
         raise AggregateError(f"{folder}: no such folder")
     pts = points_dir(folder)
     files = sorted(p for p in pts.glob(f"*{POINT_SUFFIX}") if not p.name.startswith(".")) if pts.is_dir() else []
-    expected, newest = expected_points(read_designs(folder))
+    designs = read_designs(folder)
+    expected, newest = expected_points(designs)
+    readable = {d.invocation for d in designs}
+    bad_designs = [p for p in sorted(designs_dir(folder).glob("*.json")) if p.stem not in readable]
     frames, damaged, left_out = [], [], []
     for path in files:
         frame, why = _check_file(path)
@@ -161,11 +191,16 @@ def collect(folder: str | Path) -> Collected:
             have[str(point)] = {int(s) for s in seeds}
     missing = {pid: sorted(e.seeds - have.get(pid, set())) for pid, e in expected.items()
                if e.seeds - have.get(pid, set())}
-    return Collected(table, damaged, left_out, missing, expected, newest)
+    return Collected(table, damaged, left_out, missing, expected, newest, bad_designs)
 
 
 def _tidy(table: pd.DataFrame) -> pd.DataFrame:
     params = param_columns(table)
+    for col in params:  # values of several kinds in one column (params_draw=best,3): as texts, so the
+        values = table[col].dropna()  # table can be sorted and written; a column of one kind is kept as it is
+        if len({type(v) for v in values}) > 1 and not pd.api.types.is_numeric_dtype(table[col]):
+            table[col] = table[col].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v))
+                                        else str(v))
     metrics = [m for m in METRIC_NAMES if m in table]
     rest = [c for c in table.columns if c not in {"point", *params, *RUN_COLUMNS, *metrics}]
     table = table[["point", *params, *[c for c in RUN_COLUMNS if c != "point"], *metrics, *rest]]
@@ -235,6 +270,9 @@ def gap_lines(folder: Path, got: Collected) -> list[str]:
             lines.append(f"  missing point {point} seeds {_seeds_text(seeds)}: {redo_command(folder, got, point)}")
         if len(got.missing) > MAX_LISTED:
             lines.append(f"  ... and {len(got.missing) - MAX_LISTED} more missing points")
+    if got.bad_designs:
+        lines.append(f"damaged design record {got.bad_designs[0]} ({len(got.bad_designs)} in all) cannot be read; "
+                     f"points it alone lists cannot be checked for missing results")
     if got.left_out:
         lines.append(f"left out: {len(got.left_out)} point files that no design of the current code lists "
                      f"(made by other code, or by a sweep without a recorded design), e.g. {got.left_out[0]}")
@@ -312,14 +350,45 @@ def _yaml_comment(path: Path, parts: list[str]) -> str | None:
 
 
 def read_experiment(folder: Path) -> dict[str, Any]:
-    """The ``experiment`` node of the sweep's ``multirun.yaml`` (empty for ad-hoc sweeps)."""
+    """The ``experiment`` node of the sweep's ``multirun.yaml`` (empty for ad-hoc sweeps).
+
+    Checked for what the figures read (``title``, ``axes``, ``metrics``); a file that cannot
+    be read or holds them in another form raises ``AggregateError`` with one line.
+    """
+    import yaml
     from omegaconf import OmegaConf
 
     path = folder / "multirun.yaml"
     if not path.is_file():
         return {}
-    node = OmegaConf.load(path).get("experiment")
-    return OmegaConf.to_container(node, resolve=False) if node is not None else {}
+    try:
+        data = OmegaConf.load(path)
+        node = data.get("experiment") if OmegaConf.is_dict(data) else None
+        experiment = OmegaConf.to_container(node, resolve=False) if OmegaConf.is_config(node) else node
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # (OmegaConf's errors are ValueErrors)
+        raise AggregateError(f"{path}: cannot read it ({' '.join(str(exc).split())[:120]}); restore it or "
+                             f"draw the table only with --no-figures") from None
+    return _check_experiment(path, experiment)
+
+
+def _check_experiment(path: Path, experiment: Any) -> dict[str, Any]:
+    if experiment is None:
+        return {}
+    where = f"{path}: experiment"
+    if not isinstance(experiment, dict):
+        raise AggregateError(f"{where}: {experiment!r} is not a mapping; allowed: name, title, axes, metrics")
+    if not isinstance(experiment.get("title", ""), str):
+        raise AggregateError(f"{where}.title: {experiment['title']!r} is not a text")
+    for name in ("axes", "metrics"):
+        if not isinstance(experiment.get(name) or [], list):
+            raise AggregateError(f"{where}.{name}: {experiment[name]!r} is not a list")
+    for k, axis in enumerate(experiment.get("axes") or []):
+        if not isinstance(axis, dict) or not isinstance(axis.get("key"), str):
+            raise AggregateError(f"{where}.axes[{k}]: {axis!r} is not a mapping with key, label, unit")
+    for k, metric in enumerate(experiment.get("metrics") or []):
+        if not isinstance(metric, str):
+            raise AggregateError(f"{where}.metrics[{k}]: {metric!r} is not a metric name")
+    return experiment
 
 
 def choose_axes(table: pd.DataFrame, experiment: dict[str, Any], wanted: list[str] | None = None) -> list[Axis]:
@@ -490,6 +559,7 @@ def aggregate_folder(folder: str | Path, metrics: list[str] | None = None, axes:
     unknown = [m for m in metrics or [] if m not in METRIC_NAMES]
     if unknown:
         raise AggregateError(f"--metrics: unknown metric {unknown[0]!r}; allowed: {', '.join(METRIC_NAMES)}")
+    experiment = read_experiment(folder) if figures else {}  # (checked before anything is written)
     (folder / TABLE_NAME).unlink(missing_ok=True)
     got = collect(folder)
     notes = set_aside(folder, got) + gap_lines(folder, got)
@@ -499,7 +569,6 @@ def aggregate_folder(folder: str | Path, metrics: list[str] | None = None, axes:
     paths = {"table": write_table(table, folder / TABLE_NAME)}
     if not figures:
         return paths, notes, got
-    experiment = read_experiment(folder)
     chosen = choose_axes(table, experiment, axes)
     metrics = list(metrics or experiment.get("metrics") or DEFAULT_METRICS)
     unknown = [m for m in metrics if m not in METRIC_NAMES]
@@ -539,7 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--axes", help="comma-separated swept parameters to draw as x,y (default: the experiment's axes)")
     ap.add_argument("--no-figures", action="store_true", help="write the table only")
     ap.add_argument("--strict", action="store_true",
-                    help="exit with code 1 when a point file is damaged or a point of the design has no results")
+                    help="exit with code 1 when a point file or a design record is damaged or a point of the design "
+                         "has no results")
     args = ap.parse_args(argv)
     try:
         paths, notes, got = aggregate_folder(args.folder, args.metrics.split(",") if args.metrics else None,
@@ -547,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
                                              figures=not args.no_figures)
     except AggregateError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a table or figure that cannot be written (a folder in its place, no permission)
+        print(f"error: {exc.filename or args.folder}: cannot write or replace it ({exc.strerror or exc})",
+              file=sys.stderr)
         return 2
     for note in notes:
         print(f"warning: {note}" if not note.startswith("  ") else note, file=sys.stderr)
@@ -559,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     figs = [p for k, p in paths.items() if k != "table"]
     if figs:
         print(f"Figures: {figs[0].parent}/ ({', '.join(p.name for p in figs)})")
-    return 1 if args.strict and (got.damaged or got.missing) else 0
+    return 1 if args.strict and (got.damaged or got.missing or got.bad_designs) else 0
 
 
 if __name__ == "__main__":
