@@ -163,7 +163,6 @@ def _aggregate(folder, *args, capsys=None):
     # (was: silently taken as data)
     ({"seed": [0.5, 1.5]}, "column 'seed' holds 0.5; allowed whole numbers"),
     ({"status": ["banana", "ok"]}, "status 'banana'; allowed ok, failed"),
-    ({"share_engaged": None}, "no column 'share_engaged'"),
 ])
 def test_a_point_file_with_a_column_of_the_wrong_kind_is_set_aside_and_the_rest_aggregated(
         tmp_path, capsys, changes, why):
@@ -248,3 +247,36 @@ def test_a_damaged_design_record_is_named_and_fails_strict(tmp_path, capsys):
     assert code == 0
     assert "warning: damaged design record" in err and "20260101-000000-x.json (1 in all) cannot be read" in err
     assert _aggregate(tmp_path, "--no-figures", "--strict", capsys=capsys)[0] == 1
+
+
+def _design(folder, points):
+    from sim.sweeps.design import Block, Design, write_design
+
+    blocks = [Block(point=p, overrides=[f"pakistan.tolerance={40 + k}"], params={"pakistan.tolerance": 40.0 + k},
+                    base_seed=0, replicates=2) for k, p in enumerate(points)]
+    write_design(folder, Design(invocation="20260101-000000-x", code_version="v", command="python -m sim -m ...",
+                                created="2026-01-01T00:00:00", blocks=blocks, batches=[[k] for k in range(len(points))]))
+
+
+def test_a_design_point_file_lacking_a_metric_is_set_aside(tmp_path, capsys):
+    # (was: taken with the metric NaN for that point, as if undefined in every run)
+    _design(tmp_path, ["good", "bad"])
+    _point_file(tmp_path, "good", {"pakistan.tolerance": 40.0})
+    _point_file(tmp_path, "bad", {"pakistan.tolerance": 41.0}, share_engaged=None)
+    code, err = _aggregate(tmp_path, "--no-figures", capsys=capsys)
+    assert code == 0 and "damaged point file bad.parquet: no column 'share_engaged'" in err
+
+
+def test_point_files_of_older_code_are_still_left_out_or_read_as_before(tmp_path, capsys):
+    import pandas as pd
+
+    from sim.sweeps.aggregate import TABLE_NAME
+
+    _point_file(tmp_path, "older", {"pakistan.tolerance": 40.0}, share_engaged=None)  # no design: read
+    assert _aggregate(tmp_path, "--no-figures", capsys=capsys)[0] == 0
+    assert pd.read_parquet(tmp_path / TABLE_NAME)["point"].tolist() == ["older", "older"]
+    _design(tmp_path, ["current"])  # a design that does not list it: left out, never moved
+    _point_file(tmp_path, "current", {"pakistan.tolerance": 40.0})
+    code, err = _aggregate(tmp_path, "--no-figures", capsys=capsys)
+    assert code == 0 and "left out: 1 point files" in err
+    assert (tmp_path / "points" / "older.parquet").is_file()

@@ -127,14 +127,18 @@ WHOLE_COLUMNS = ("base_seed", "replicate", "seed")  # whole numbers in every row
 STATUSES = (STATUS_OK, STATUS_FAILED)
 
 
-def _check_file(path: Path) -> tuple[pd.DataFrame | None, str]:
+def _check_file(path: Path, every_metric: bool = True) -> tuple[pd.DataFrame | None, str]:
     """A point file's rows, or None and what is wrong with it (a file edited or written by other
-    code: a column of the wrong kind would otherwise stop the whole table, or pass as data)."""
+    code: a column of the wrong kind would otherwise stop the whole table, or pass as data).
+
+    ``every_metric``: the file must hold every metric of the current code (a file of the sweep's
+    design); a file of a sweep with no recorded design may come from older code with fewer."""
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any reader error makes the file unusable
         return None, f"unreadable ({' '.join(str(exc).split())[:120]})"
-    missing = [c for c in (*RUN_COLUMNS, *METRIC_NAMES) if c not in frame.columns]
+    needed = (*RUN_COLUMNS, *METRIC_NAMES) if every_metric else RUN_COLUMNS
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         return None, f"no column {missing[0]!r}"
     if len(frame) == 0:
@@ -147,7 +151,7 @@ def _check_file(path: Path) -> tuple[pd.DataFrame | None, str]:
     bad_status = ~frame["status"].isin(STATUSES)
     if bad_status.any():
         return None, f"status {_text(frame['status'][bad_status].iloc[0])}; allowed {', '.join(STATUSES)}"
-    for col in METRIC_NAMES:
+    for col in (m for m in METRIC_NAMES if m in frame.columns):
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
             return None, f"column {col!r} holds {_text(frame[col].iloc[0])}; allowed numbers (NaN where undefined)"
     if (frame["point"].astype(str) != path.stem).any():
@@ -177,11 +181,12 @@ def collect(folder: str | Path) -> Collected:
     bad_designs = [p for p in sorted(designs_dir(folder).glob("*.json")) if p.stem not in readable]
     frames, damaged, left_out = [], [], []
     for path in files:
-        frame, why = _check_file(path)
+        if expected and path.stem not in expected and _check_file(path, every_metric=False)[0] is not None:
+            left_out.append(path)  # (readable, made by other code: left in place, not judged by today's metrics)
+            continue
+        frame, why = _check_file(path, every_metric=bool(expected))
         if frame is None:
             damaged.append((path, why))
-        elif expected and path.stem not in expected:
-            left_out.append(path)
         else:
             frames.append(frame)
     table = _tidy(pd.concat(frames, ignore_index=True)) if frames else None
