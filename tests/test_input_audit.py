@@ -280,3 +280,16 @@ def test_point_files_of_older_code_are_still_left_out_or_read_as_before(tmp_path
     code, err = _aggregate(tmp_path, "--no-figures", capsys=capsys)
     assert code == 0 and "left out: 1 point files" in err
     assert (tmp_path / "points" / "older.parquet").is_file()
+
+
+# ------------------------------------------------------------------------------ sweeps
+def test_a_range_with_step_zero_is_refused_with_one_line(tmp_path, monkeypatch):
+    # (was: ValueError "range() arg 3 must not be zero" traceback)
+    from sim.__main__ import prepare
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        prepare(["-m", "pakistan.tolerance=range(0,10,0)"])
+    assert one_line(err.value) == ("pakistan.tolerance: range(0,10,0) cannot be expanded "
+                                   "(range() arg 3 must not be zero)")
+    assert list(tmp_path.iterdir()) == []

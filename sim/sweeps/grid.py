@@ -93,8 +93,9 @@ def expand(lines: list[str]) -> list[list[str]]:
                               f"a,b,c or range(start,stop,step) or glob(pattern)")
         try:
             values = list(o.sweep_string_iterator())
-        except HydraException as exc:
-            raise ConfigError(f"{key}: {' '.join(str(exc).split())}") from None
+        except (HydraException, ValueError) as exc:  # (ValueError: a range with step 0)
+            raise ConfigError(f"{key}: {o.input_line.split('=', 1)[1]} cannot be expanded "
+                              f"({' '.join(str(exc).split())})") from None
         if not values:
             raise ConfigError(f"{key}: the sweep {o.input_line.split('=', 1)[1]} is empty; "
                               f"give at least one value, e.g. {key}=1,2")
