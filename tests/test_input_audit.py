@@ -293,3 +293,28 @@ def test_a_range_with_step_zero_is_refused_with_one_line(tmp_path, monkeypatch):
     assert one_line(err.value) == ("pakistan.tolerance: range(0,10,0) cannot be expanded "
                                    "(range() arg 3 must not be zero)")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------- start and calendar
+@pytest.mark.parametrize(("overrides", "message"), [
+    # (was: ValueError "year 0 is out of range")
+    ({"start": "stylized", "scenario.start_date": "0000-01"}, "scenario.start_date: '0000-01' is not a month"),
+    # (was: accepted, then ValueError "year 10000 is out of range" in the middle of the run)
+    ({"start": "stylized", "scenario.start_date": "9999-06", "months": 12},
+     "months: 12 months from 9999-06 run past the year 9999; allowed at most 7"),
+    # (was: silently ignored: a stylized run uses no parameter set of the calibrated ensemble)
+    ({"start": "stylized", "params_draw": 3},
+     "params_draw: 3 chooses a parameter set for a run from today only; allowed with start=stylized: auto"),
+    ({"start": "stylized", "params_draw": "best"}, "params_draw: 'best' chooses a parameter set for a run from today"),
+])
+def test_start_settings_that_cannot_apply_are_refused_before_the_run(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        sim.build_model(overrides=overrides)
+    assert one_line(err.value).startswith(message)
+
+
+def test_the_last_months_of_the_calendar_and_the_draw_of_a_run_from_today_still_run():
+    frame = sim.run(overrides={"start": "stylized", "scenario.start_date": "9999-06"}, months=7)
+    assert str(frame["date"].iloc[-1].date()) == "9999-12-01"
+    assert sim.build_model(overrides={"params_draw": 3}, months=1).params_draw == 3
+    assert sim.load_config("history_2021_2025", overrides={"start": "stylized", "params_draw": "best"})  # the record

@@ -12,7 +12,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 def parse_month(text: str, where: str) -> date:
     m = _MONTH.match(str(text))
-    if not m or not 1 <= int(m.group(2)) <= 12:
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:  # (there is no year 0)
         raise ConfigError(f"{where}: {text!r} is not a month; allowed form YYYY-MM (e.g. 2023-10)")
     return date(int(m.group(1)), int(m.group(2)), 1)
 

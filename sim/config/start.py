@@ -17,7 +17,9 @@ own (calibrated) parameters.
 
 ``params_draw`` chooses the parameter set of ``configs/calibrated/ensemble.yaml``:
 ``auto`` (each seed draws one set, deterministically from the seed), ``best`` (set 0)
-or a set's index. This module reads and checks the ensemble; it never imports the model.
+or a set's index. A stylized run uses no set, so it takes only ``auto`` (``best`` or an
+index is refused there). A run must end by December of ``LAST_YEAR``. This module reads
+and checks the ensemble; it never imports the model.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ START_VALUES = ("today", "stylized")
 RECORD_SCENARIO = "history_2021_2025"           # the replayed record (configs/scenario/)
 ENSEMBLE_FILE = CONFIG_DIR / "calibrated" / "ensemble.yaml"
 DRAW_WORDS = ("auto", "best")
+LAST_YEAR = 9999  # the calendar's last year (Python's dates): a run must end by December of it
 
 
 @dataclass(frozen=True)
@@ -137,5 +140,13 @@ def check_start(config: Config) -> None:
     if isinstance(draw, int) and not 0 <= draw < len(ensemble().sets):
         raise ConfigError(f"params_draw: {draw} is out of range; allowed: auto, best, or a set index "
                           f"(0 to {len(ensemble().sets) - 1})")
+    if config.start == "stylized" and not is_record(config) and draw != "auto":
+        raise ConfigError(f"params_draw: {draw!r} chooses a parameter set for a run from today only; "
+                          f"allowed with start=stylized: auto (or use start=today)")
     if config.start == "today" and not is_record(config):
         config.scenario.start_date = f"{handover_month():%Y-%m}"
+    first = parse_month(config.scenario.start_date, "scenario.start_date")
+    last_allowed = (LAST_YEAR - first.year) * 12 + 12 - first.month + 1  # months up to December of LAST_YEAR
+    if config.n_months > last_allowed:
+        raise ConfigError(f"months: {config.n_months} months from {first:%Y-%m} run past the year {LAST_YEAR}; "
+                          f"allowed at most {last_allowed}")
