@@ -12,9 +12,10 @@ A thinking tool, not a forecast. The public interface (the README, "Public inter
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
-from sim.config import Config, ConfigError, load_config
+from sim.config import Config, ConfigError, load_config, validate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +33,8 @@ def build_model(scenario: str | Config | None = None, seed: int = 0, months: int
     (``{"scenario": "pressure_first"}``), else ``baseline``; a scenario named both here
     and in ``overrides`` must be the same one. Numbers may be numpy scalars. Bad input
     raises ``ConfigError`` with one line. With a ready ``Config``, ``overrides`` and
-    ``months`` are refused and ``seed`` must be 0 or the Config's own seed.
+    ``months`` are refused and ``seed`` must be 0 or the Config's own seed; the Config
+    is checked as ``load_config`` checks the configs it builds (``check_ready``).
     """
     from sim.model.policy_model import PolicyModel
 
@@ -44,8 +46,19 @@ def build_model(scenario: str | Config | None = None, seed: int = 0, months: int
         if seed not in (0, scenario.seed):
             raise ConfigError(f"seed: {seed!r} differs from the ready Config's seed {scenario.seed}; "
                               f"set config.seed instead (dataclasses.replace(config, seed=...))")
+        check_ready(scenario)
         return PolicyModel(scenario)
     return PolicyModel(load_config(scenario, seed, months, overrides))
+
+
+def check_ready(config: Config) -> None:
+    """Check a ready ``Config`` as ``load_config`` checks the configs it builds (on a copy: the
+    config is not changed). A value set by hand after loading (``config.pakistan.tolerance = nan``,
+    ``config.seed = -1``, ``config.start = "yesterday"``) raises ``ConfigError`` with one line
+    before a model is built. (Under a millisecond; a run takes hundreds.)"""
+    data = dataclasses.asdict(config)
+    data.update(data.pop("extras"))
+    validate(data)
 
 
 def run(scenario: str | Config | None = None, seed: int = 0, months: int | None = None,

@@ -318,3 +318,42 @@ def test_the_last_months_of_the_calendar_and_the_draw_of_a_run_from_today_still_
     assert str(frame["date"].iloc[-1].date()) == "9999-12-01"
     assert sim.build_model(overrides={"params_draw": 3}, months=1).params_draw == 3
     assert sim.load_config("history_2021_2025", overrides={"start": "stylized", "params_draw": "best"})  # the record
+
+
+# --------------------------------------------------------------------- a ready Config (API)
+@pytest.mark.parametrize(("path", "value", "message"), [
+    # (was: run on NaN, or a traceback from numpy / an empty frame / an unknown start, accepted)
+    ("pakistan.tolerance", float("nan"), "pakistan.tolerance: NaN is not allowed"),
+    ("pakistan.strike_prob", 5.0, "pakistan.strike_prob: 5.0 is out of range; allowed 0 <= value <= 1"),
+    ("seed", -1, "seed: -1 is out of range"),
+    ("months", 0, "months: 0 is out of range; allowed 1 <= value <= 1200"),
+    ("start", "yesterday", "start: 'yesterday' is not allowed; allowed values: today, stylized"),
+])
+def test_a_ready_config_changed_by_hand_is_checked_before_the_model_is_built(path, value, message):
+    import copy
+
+    config = copy.deepcopy(sim.load_config(months=2))
+    *parents, leaf = path.split(".")
+    node = config
+    for part in parents:
+        node = getattr(node, part)
+    setattr(node, leaf, value)
+    before = copy.deepcopy(config)
+    with pytest.raises(ConfigError) as err:
+        sim.build_model(config)
+    assert one_line(err.value).startswith(message)
+    assert config == before or path == "pakistan.tolerance"  # the check changes nothing (NaN != NaN)
+
+
+def test_a_ready_config_runs_as_before_and_is_not_changed():
+    import copy
+
+    import pandas as pd
+
+    for config in (sim.load_config(months=3), sim.load_config("history_2021_2025", months=3),
+                   sim.load_config(months=3, overrides={"start": "stylized"})):
+        before = copy.deepcopy(config)
+        frame = sim.run(config)
+        assert config == before
+        pd.testing.assert_frame_equal(frame, sim.run(before.scenario.name, seed=before.seed, months=3,
+                                                     overrides={"start": before.start}))
