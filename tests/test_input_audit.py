@@ -357,3 +357,25 @@ def test_a_ready_config_runs_as_before_and_is_not_changed():
         assert config == before
         pd.testing.assert_frame_equal(frame, sim.run(before.scenario.name, seed=before.seed, months=3,
                                                      overrides={"start": before.start}))
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    # (was: yaml's ConstructorError / ParserError traceback, or a decoding error naming no file)
+    (b"scenario:\n  name: a\n  name: b\n", "found duplicate key name"),
+    (b"scenario: [unclosed\n", "while parsing a flow sequence"),
+    (b"\xff\xfe garbage", "can't decode byte 0xff"),
+])
+def test_a_broken_yaml_file_in_a_user_config_folder_is_named_with_one_line(tmp_path, monkeypatch, text, problem):
+    from sim.__main__ import prepare
+    from sim.config import config_dirs
+
+    (tmp_path / "mine" / "scenario").mkdir(parents=True)
+    broken = tmp_path / "mine" / "scenario" / "broken.yaml"
+    broken.write_bytes(text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        prepare(["--config-dir", str(tmp_path / "mine"), "scenario=broken", "months=1"])
+    message = one_line(err.value)
+    assert message.startswith(f"{broken}: cannot read it as YAML (") and problem in message
+    assert config_dirs() == (config_dirs()[0],)  # the refused folder is not searched afterwards
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # nothing written
