@@ -379,3 +379,30 @@ def test_a_broken_yaml_file_in_a_user_config_folder_is_named_with_one_line(tmp_p
     assert message.startswith(f"{broken}: cannot read it as YAML (") and problem in message
     assert config_dirs() == (config_dirs()[0],)  # the refused folder is not searched afterwards
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # nothing written
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    # (was: argparse's usage screen on two lines)
+    ([], "error: the following arguments are required: folder (python -m sim.aggregate --help)\n"),
+    (["--bogus"], None),
+    # (was: drawn against a run column, or the same axis twice, after the table was written)
+    (["--axes", "status"], "error: --axes: 'status' is not a swept parameter of the table; allowed: pakistan.tolerance\n"),
+    (["--axes", "pakistan.tolerance,pakistan.tolerance"],
+     "error: --axes: pakistan.tolerance is given twice; give each axis once (x,y)\n"),
+])
+def test_aggregate_arguments_are_refused_with_one_line_and_no_table(tmp_path, capsys, args, message):
+    from sim.sweeps.aggregate import TABLE_NAME, main
+
+    _point_file(tmp_path, "p1", {"pakistan.tolerance": 40.0})
+    _point_file(tmp_path, "p2", {"pakistan.tolerance": 80.0})
+    if not args or args == ["--bogus"]:  # argparse's own checks end the process
+        with pytest.raises(SystemExit) as ended:
+            main(args)
+        assert ended.value.code == 2
+    else:
+        assert main([str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    if message:
+        assert err == message
+    assert not (tmp_path / TABLE_NAME).exists()

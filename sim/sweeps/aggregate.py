@@ -403,9 +403,14 @@ def choose_axes(table: pd.DataFrame, experiment: dict[str, Any], wanted: list[st
     params = param_columns(table)
     varying = [c for c in params if table[c].nunique(dropna=False) > 1]
     if wanted:
-        missing = [k for k in wanted if k not in table]
+        drawable = [*params, "base_seed"]
+        missing = [k for k in wanted if k not in drawable]
         if missing:
-            raise AggregateError(f"--axes: {missing[0]} is not a column of the table; swept: {', '.join(varying)}")
+            raise AggregateError(f"--axes: {missing[0]!r} is not a swept parameter of the table; allowed: "
+                                 f"{', '.join(varying or params)}")
+        twice = [k for i, k in enumerate(wanted) if k in wanted[:i]]
+        if twice:
+            raise AggregateError(f"--axes: {twice[0]} is given twice; give each axis once (x,y)")
         keys = wanted
     else:
         keys = [k for k in declared if k in varying] or varying
@@ -571,15 +576,15 @@ def aggregate_folder(folder: str | Path, metrics: list[str] | None = None, axes:
     if got.table is None:
         raise AggregateError(nothing_usable(folder, got))
     table = got.table
+    if figures:  # the figures' choices are checked before the table is written: an error leaves nothing
+        chosen = choose_axes(table, experiment, axes)
+        metrics = list(metrics or experiment.get("metrics") or DEFAULT_METRICS)
+        unknown = [m for m in metrics if m not in METRIC_NAMES]
+        if unknown:
+            raise AggregateError(f"experiment.metrics: unknown metric {unknown[0]!r}; allowed: "
+                                 f"{', '.join(METRIC_NAMES)}")
     paths = {"table": write_table(table, folder / TABLE_NAME)}
-    if not figures:
-        return paths, notes, got
-    chosen = choose_axes(table, experiment, axes)
-    metrics = list(metrics or experiment.get("metrics") or DEFAULT_METRICS)
-    unknown = [m for m in metrics if m not in METRIC_NAMES]
-    if unknown:
-        raise AggregateError(f"experiment.metrics: unknown metric {unknown[0]!r}; allowed: {', '.join(METRIC_NAMES)}")
-    if not chosen:
+    if not figures or not chosen:
         return paths, notes, got
     out = folder / FIGURES_DIR
     out.mkdir(exist_ok=True)
@@ -605,9 +610,17 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get the one line every command of the project gives (``--help`` shows the usage)."""
+
+    def error(self, message: str):
+        print(f"error: {message} (python -m sim.aggregate --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.aggregate",
-                                 description="Turn a sweep folder into one table (Parquet) and figures.")
+    ap = OneLineParser(prog="python -m sim.aggregate",
+                       description="Turn a sweep folder into one table (Parquet) and figures.")
     ap.add_argument("folder", help="the sweep's folder (hydra.sweep.dir), e.g. results/sweeps/tolerance_x_mediation")
     ap.add_argument("--metrics", help="comma-separated metrics to draw (default: the experiment's, or a standard set)")
     ap.add_argument("--axes", help="comma-separated swept parameters to draw as x,y (default: the experiment's axes)")
