@@ -406,3 +406,27 @@ def test_aggregate_arguments_are_refused_with_one_line_and_no_table(tmp_path, ca
     if message:
         assert err == message
     assert not (tmp_path / TABLE_NAME).exists()
+
+
+@pytest.mark.parametrize(("seed", "status", "why"), [
+    ([float("nan"), 1.0], ["ok", "ok"], "column 'seed' holds nan"),
+    (["0", "1"], ["ok", "ok"], "column 'seed' holds '0'"),
+    ([0, 1], ["banana", "ok"], "status 'banana'"),
+])
+def test_resuming_a_sweep_over_a_damaged_point_file_sets_it_aside_and_runs_its_seeds(
+        tmp_path, caplog, seed, status, why):
+    # (was: ValueError "cannot convert float NaN to integer" (or ArrowInvalid on writing) took the sweep down)
+    import pandas as pd
+
+    from sim.sweeps.design import Block
+    from sim.sweeps.points import RunSettings, run_block
+
+    block = Block(point="p1", overrides=["months=1"], params={"months": 1}, base_seed=0, replicates=2)
+    damaged = _point_file(tmp_path, "p1", {"months": 1}, seed=seed, status=status)
+    settings = RunSettings(retry_failed=False, keep_runs=False, collect="metrics", fail_on_seed=None,
+                           stale_after=60.0)
+    outcome = run_block(block, tmp_path, lambda: sim.load_config(months=1, overrides={"start": "stylized"}), settings)
+    assert outcome.ok == 2 and outcome.failed == 0
+    assert pd.read_parquet(damaged)["seed"].tolist() == [0, 1]
+    assert (tmp_path / "points" / "damaged" / "p1.parquet").is_file()  # kept, not lost
+    assert why in caplog.text

@@ -62,7 +62,7 @@ from sim.config import CONFIG_DIR
 from sim.analysis.metrics import METRIC_NAMES
 from sim.sweeps.design import Design, Expected, expected_points, read_designs
 from sim.sweeps.design import designs_dir
-from sim.sweeps.files import POINT_SUFFIX, POINTS_DIR, RUN_COLUMNS, STATUS_FAILED, STATUS_OK, points_dir
+from sim.sweeps.files import DAMAGED_DIR, POINT_SUFFIX, POINTS_DIR, RUN_COLUMNS, STATUS_FAILED, STATUS_OK, points_dir
 
 TABLE_NAME = "sweep_table.parquet"
 FIGURES_DIR = "figures"
@@ -106,7 +106,6 @@ class AggregateError(ValueError):
 
 
 # --------------------------------------------------------------------------- the table
-DAMAGED_DIR = "damaged"   # sub-folder of points/ where damaged point files are moved aside
 MAX_LISTED = 10           # damaged or missing points named one by one; the rest are counted
 
 

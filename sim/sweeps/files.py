@@ -16,6 +16,7 @@ POINTS_DIR = "points"          # sub-folder of the sweep folder holding one Parq
 POINT_SUFFIX = ".parquet"
 LOCK_SUFFIX = ".lock"
 RUNS_DIR = "runs"              # sub-folder of each run's own files when sweep.keep_runs is true
+DAMAGED_DIR = "damaged"        # sub-folder of points/ where damaged point files are moved aside
 RUN_COLUMNS = ("point", "base_seed", "replicate", "seed", "status", "error")
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from sim.model.policy_model import PolicyModel
 from sim.sweeps import claims
 from sim.sweeps.design import Block
 from sim.sweeps.files import (
+    DAMAGED_DIR,
     RUNS_DIR,
     STATUS_FAILED,
     STATUS_OK,
@@ -105,6 +107,37 @@ def run_metrics(config: Config, seed: int, settings: RunSettings, keep_dir: Path
     return metrics_from_columns(model.datacollector.model_vars, config.extras.get("metrics"))
 
 
+def resume_problem(frame) -> str:
+    """What makes a point file's rows unusable for resuming (``""`` if nothing): its seeds must be
+    whole numbers and its statuses ok or failed, or the seeds already done cannot be told."""
+    import pandas as pd
+
+    seeds = frame["seed"]
+    if not pd.api.types.is_numeric_dtype(seeds) or pd.api.types.is_bool_dtype(seeds) or seeds.isna().any() \
+            or (seeds.astype(float) % 1 != 0).any():
+        first = seeds.iloc[0].item() if hasattr(seeds.iloc[0], "item") else seeds.iloc[0]
+        return f"column 'seed' holds {first!r}; allowed whole numbers in every row"
+    bad = ~frame["status"].isin((STATUS_OK, STATUS_FAILED))
+    if bad.any():
+        return f"status {frame['status'][bad].iloc[0]!r}; allowed {STATUS_OK}, {STATUS_FAILED}"
+    return ""
+
+
+def _usable(existing, path: Path):
+    """The point file's rows, or None after moving a damaged file to ``points/damaged/`` (its seeds
+    are run again; the file is kept there, as ``python -m sim.aggregate`` keeps the files it sets aside)."""
+    if existing is None or not len(existing):
+        return existing
+    problem = resume_problem(existing)
+    if not problem:
+        return existing
+    aside = path.parent / DAMAGED_DIR
+    aside.mkdir(exist_ok=True)
+    os.replace(path, aside / path.name)
+    log.warning("point file %s is damaged (%s); moved to %s, its seeds are run again", path.name, problem, aside)
+    return None
+
+
 def run_block(block: Block, sweep_dir: Path, make_config: Callable[[], Config], settings: RunSettings,
               die_mid_write: bool = False, make_raw: Callable[[], Any] | None = None,
               seen: Callable[[], bool] | None = None, on_done: Callable[[Outcome], None] | None = None,
@@ -128,7 +161,7 @@ def run_block(block: Block, sweep_dir: Path, make_config: Callable[[], Config], 
             outcome.sibling = True
             return outcome
         path = point_path(sweep_dir, block.point)
-        existing = read_point(path)
+        existing = _usable(read_point(path), path)
         done = done_seeds(existing, settings.retry_failed)
         todo = [s for s in block.seeds if s not in done]
         if not todo:
