@@ -8,7 +8,8 @@ the seeds a job asks for that the file does not hold yet:
 1. it claims the point (sim/sweeps/claims.py); a point another live process holds is
    left for later (``None``), so no two processes ever run or write one point at once;
 2. it reads the file: seeds already there (``ok``, or ``failed`` unless
-   ``sweep.retry_failed``) are not run again;
+   ``sweep.retry_failed``) are not run again; a file whose seeds or statuses cannot be
+   read is moved to ``points/damaged/`` (kept) and its seeds are run again;
 3. it runs the others, one after the other, each on its own copy of the point's checked
    config (a run that raises is recorded as ``failed`` with its error; the job goes on);
 4. it writes the file's old rows plus the new ones to a temporary file and renames it
