@@ -430,3 +430,20 @@ def test_resuming_a_sweep_over_a_damaged_point_file_sets_it_aside_and_runs_its_s
     assert pd.read_parquet(damaged)["seed"].tolist() == [0, 1]
     assert (tmp_path / "points" / "damaged" / "p1.parquet").is_file()  # kept, not lost
     assert why in caplog.text
+
+
+# ------------------------------------------------------------------------- history record
+FIRST = {"from": "2021-08", "pakistan": "engage", "taliban": "engage", "note": "start"}
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    # (was: accepted and turned into the text "5")
+    ({"from": "2022-01", "pakistan": "engage", "taliban": "engage", "note": 5},
+     "history.stances[1].note: 5 is not a text"),
+    # (was: "None is not a stance")
+    ({"from": "2022-01", "taliban": "engage"}, "history.stances[1].pakistan: missing; give pakistan's stance"),
+])
+def test_a_history_entry_with_a_bad_note_or_a_missing_side_is_refused_with_one_line(entry, message):
+    with pytest.raises(ConfigError) as err:
+        sim.load_config("history_2021_2025", overrides={"history.stances": [FIRST, entry]})
+    assert one_line(err.value).startswith(message)

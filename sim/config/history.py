@@ -102,8 +102,12 @@ def stance_spans(config: Config) -> list[StanceSpan]:
         if i == 0 and idx != 0:
             raise ConfigError(f"{where}.from: the record must start at the scenario's start ({start:%Y-%m})")
         for side in SIDES:
-            if entry.get(side) not in STANCES:
-                raise ConfigError(f"{where}.{side}: {entry.get(side)!r} is not a stance; allowed: engage, pressure")
+            if side not in entry:
+                raise ConfigError(f"{where}.{side}: missing; give {side}'s stance from this month: engage or pressure")
+            if entry[side] not in STANCES:
+                raise ConfigError(f"{where}.{side}: {entry[side]!r} is not a stance; allowed: engage, pressure")
+        if not isinstance(entry.get("note", ""), str):
+            raise ConfigError(f"{where}.note: {entry['note']!r} is not a text; give what the record says, in words")
         rows.append((idx, entry))
     spans: list[StanceSpan] = []
     for side in SIDES:
