@@ -447,3 +447,12 @@ def test_a_history_entry_with_a_bad_note_or_a_missing_side_is_refused_with_one_l
     with pytest.raises(ConfigError) as err:
         sim.load_config("history_2021_2025", overrides={"history.stances": [FIRST, entry]})
     assert one_line(err.value).startswith(message)
+
+
+def test_an_empty_code_version_is_refused():
+    # (was: accepted: every point's identity pinned to "", so results of other code would be mixed in)
+    for value in ("", "  "):
+        with pytest.raises(ConfigError) as err:
+            sim.load_config(overrides={"sweep.code_version": value})
+        assert one_line(err.value) == "sweep.code_version: empty; allowed: auto, or a text that pins the code version"
+    assert sim.load_config(overrides={"sweep.code_version": "v1"}).extras["sweep"]["code_version"] == "v1"

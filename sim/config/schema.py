@@ -399,6 +399,11 @@ class SweepSettings:
     invocation: str | None = None  # set by the batched sweeper (sim/sweeps/sweeper.py): its design record
     batch: int | None = bounded(0, None, default=None)  # set by the batched sweeper: which batch of points a job runs
 
+    def __post_init__(self) -> None:
+        # An empty text would pin every point's identity to "" and let results of other code in.
+        if not self.code_version.strip():
+            raise ConfigError("sweep.code_version: empty; allowed: auto, or a text that pins the code version")
+
 
 @dataclass(kw_only=True)
 class Config:
