@@ -456,3 +456,26 @@ def test_an_empty_code_version_is_refused():
             sim.load_config(overrides={"sweep.code_version": value})
         assert one_line(err.value) == "sweep.code_version: empty; allowed: auto, or a text that pins the code version"
     assert sim.load_config(overrides={"sweep.code_version": "v1"}).extras["sweep"]["code_version"] == "v1"
+
+
+# ----------------------------------------------------------------- end to end (subprocess)
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [
+    ["-m", "sim", "--multi", "months=1"],
+    ["-m", "sim", "-m", "pakistan.tolerance=range(0,10,0)"],
+    ["-m", "sim", "-m", "pakistan.tolerance=10,20", "pakistan.tolerance=30,40"],
+    ["-m", "sim", "-cd"],
+    ["-m", "sim.aggregate"],
+])
+def test_the_commands_answer_bad_input_with_one_line_exit_2_and_nothing_written(tmp_path, args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
