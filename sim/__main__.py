@@ -18,6 +18,7 @@ user's config folder (e.g. ``DIR/scenario/mine.yaml``), as in any Hydra app.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -160,7 +161,34 @@ def _check_sweep(lines: list[str]) -> None:
         compose_with_hydra_settings(fixed)  # refuses an added key that is not a Hydra setting
     from sim.sweeps.plan import check_sweep  # (light: the launching process never imports the model)
 
-    check_sweep(lines, start_workers=True)
+    made = _make_sweep_folder(lines)
+    try:
+        check_sweep(lines, start_workers=True)
+    except ConfigError:
+        for folder in made:  # a refused sweep leaves nothing behind
+            with contextlib.suppress(OSError):  # (unless another sweep has started writing into it meanwhile)
+                folder.rmdir()
+        raise
+
+
+def _make_sweep_folder(lines: list[str]) -> list[Path]:
+    """Create the sweep folder given on the command line (Hydra would create it next), so a folder
+    that cannot be made is one line, not a traceback once the sweep has started. Returns the
+    folders created, deepest first (removed again if the sweep is refused)."""
+    given = [parse_line(line) for line in lines if line.lstrip("+").split("=", 1)[0] == "hydra.sweep.dir"]
+    if not given or "${" in str(given[-1].value()):
+        return []  # (the default folder, or one that is only known once Hydra resolves it)
+    folder = Path(str(given[-1].value())).expanduser().absolute()
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        for p in missing:  # (whatever part of the path was made)
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+        raise ConfigError(f"hydra.sweep.dir: cannot create {folder} ({exc.strerror}); give a folder that can be "
+                          f"made") from None
+    return missing
 
 
 def prepare(argv: list[str]) -> list[str]:

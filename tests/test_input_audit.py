@@ -479,3 +479,29 @@ def test_the_commands_answer_bad_input_with_one_line_exit_2_and_nothing_written(
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
     assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["a_file/sweep", "a_file"])
+def test_a_sweep_folder_that_cannot_be_made_is_refused_with_one_line(tmp_path, monkeypatch, where):
+    # (was: NotADirectoryError / FileExistsError traceback once the sweep had started)
+    from sim.__main__ import prepare
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(ConfigError) as err:
+        prepare(["-m", f"hydra.sweep.dir={tmp_path / where}", "pakistan.tolerance=10,20"])
+    assert one_line(err.value).startswith(f"hydra.sweep.dir: cannot create {tmp_path / where} (")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_refused_sweep_leaves_no_folder_behind_and_a_good_one_gets_its_folder(tmp_path, monkeypatch):
+    from sim.__main__ import prepare
+    from sim.sweeps import warmup
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(warmup, "start", lambda *args, **kwargs: None)  # (no worker processes in a unit test)
+    with pytest.raises(ConfigError):
+        prepare(["-m", "hydra.sweep.dir=new/sweep", "pakistan.tolerance=10,nope"])
+    assert list(tmp_path.iterdir()) == []
+    prepare(["-m", "hydra.sweep.dir=new/sweep", "pakistan.tolerance=10,20"])
+    assert (tmp_path / "new" / "sweep").is_dir()
