@@ -132,7 +132,7 @@ def _parse_tuple(text: str) -> tuple[int, ...]:
 
 def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
     ap = argparse.ArgumentParser(prog="python -m experiments.benchmark", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help=f"small grid, under a minute; sets {QUICK} "
+    ap.add_argument("--quick", action="store_true", help=f"smaller grid, a few minutes (about 2.5 on 2 cores); sets {QUICK} "
                                                          "unless given; prints one JSON line")
     for f in dataclasses.fields(Settings):
         kind = _parse_tuple if f.type == "tuple[int, ...]" else {"int": int, "float": float, "str": str,

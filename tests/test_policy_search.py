@@ -186,3 +186,11 @@ def test_the_quick_report_runs_the_search_and_writes_every_output(tmp_path):
     assert set(fresh["kind"]) == {"Pareto policy", "named scenario"} and (fresh["runs"] == 2).all()
     worlds = pd.read_csv(search / "policy_search_worlds.csv")
     assert "default settings" in set(worlds["policy"]) and worlds["world"].nunique() == 2
+
+
+def test_a_quick_run_never_writes_its_report_into_docs():
+    """``--quick`` without ``--report-dir`` once wrote its smoke report over docs/policy_search.md."""
+    from experiments.policy_search import ROOT, load_settings
+
+    assert load_settings(quick=True)["report_dir"] != ROOT / "docs"
+    assert load_settings()["report_dir"] == ROOT / "docs"

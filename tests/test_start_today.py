@@ -284,3 +284,21 @@ def test_dashboard_draws_the_replayed_record_before_the_future(tmp_path):
     assert colors.to_hex(dashboard.RECORD_COLOUR) not in {colors.to_hex(c) for c in
                                                           (*dashboard.STANCE_COLOURS.values(), *dashboard.GROUP_COLOURS.values())}
     plt.close("all")
+
+
+def test_dashboard_counts_the_closed_months_of_the_run_not_of_the_replay(tmp_path, monkeypatch):
+    """The trade panel's "closed N months" is the run's own count, as the printed summary's."""
+    from matplotlib.axes import Axes
+
+    from sim.output import dashboard
+
+    model = sim.build_model("baseline", seed=0, months=12).run()
+    run_closed = int((model.frame()["border"] == "closed").sum())
+    replay_closed = int((model.replay_frame["border"] == "closed").sum())
+    assert replay_closed > 0  # otherwise the two counts could not differ
+    titles = []
+    original = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda ax, text, *a, **k: (titles.append(text), original(ax, text, *a, **k))[1])
+    dashboard.plot_run(model.frame(), tmp_path / "d.png", history=model.replay_frame)
+    trade = [t for t in titles if t.startswith("Trade")]
+    assert trade and f"closed {run_closed} months since" in trade[0]

@@ -74,6 +74,7 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "", history: pd
 
 def _draw(frame: pd.DataFrame, path: Path, title: str, history: pd.DataFrame | None) -> Path:
     handover = pd.to_datetime(frame["date"]).iloc[0] if history is not None and len(history) else None
+    closed_months = int((frame["border"] == "closed").sum())  # the run's own months, as its summary counts them
     frame = with_history(frame, history)
     dates = pd.to_datetime(frame["date"])
     fig, axes = plt.subplots(4, 1, figsize=(14, 14), sharex=True, constrained_layout=True)
@@ -100,13 +101,13 @@ def _draw(frame: pd.DataFrame, path: Path, title: str, history: pd.DataFrame | N
     ax = axes[1]
     ax.plot(dates, frame["trade"], color="#377eb8", lw=1.5, label="bilateral + transit trade")
     ax.plot(dates, frame["taliban_revenue"], color="#ff7f00", lw=1.5, label="Taliban revenue")
-    closed = frame["border"] == "closed"
     for start, end, state in stance_spans(dates, frame["border"]):
         if state != "open":
             ax.axvspan(start, end, color="grey", alpha=0.35 if state == "closed" else 0.12, lw=0)
     ax.set_ylabel("USD million / month")
     ax.set_ylim(bottom=0)
-    ax.set_title(f"Trade and Taliban revenue (shaded: border restricted / closed; closed {int(closed.sum())} months)")
+    since = f" since {handover:%b %Y}" if handover is not None else ""
+    ax.set_title(f"Trade and Taliban revenue (shaded: border restricted / closed; closed {closed_months} months{since})")
     ax.legend(**LEGEND)
 
     ax = axes[2]
