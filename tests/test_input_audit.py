@@ -163,6 +163,8 @@ def _aggregate(folder, *args, capsys=None):
     # (was: silently taken as data)
     ({"seed": [0.5, 1.5]}, "column 'seed' holds 0.5; allowed whole numbers"),
     ({"status": ["banana", "ok"]}, "status 'banana'; allowed ok, failed"),
+    # (was: ArrowInvalid, a number beside the other files' texts)
+    ({"status": ["failed", "ok"], "error": [5, None]}, "column 'error' holds 5.0; allowed a text or nothing"),
 ])
 def test_a_point_file_with_a_column_of_the_wrong_kind_is_set_aside_and_the_rest_aggregated(
         tmp_path, capsys, changes, why):

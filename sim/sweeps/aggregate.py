@@ -150,6 +150,9 @@ def _check_file(path: Path, every_metric: bool = True) -> tuple[pd.DataFrame | N
     bad_status = ~frame["status"].isin(STATUSES)
     if bad_status.any():
         return None, f"status {_text(frame['status'][bad_status].iloc[0])}; allowed {', '.join(STATUSES)}"
+    not_text = [e for e in frame["error"].dropna() if not isinstance(e, str)]
+    if not_text:
+        return None, f"column 'error' holds {_text(not_text[0])}; allowed a text or nothing"
     for col in (m for m in METRIC_NAMES if m in frame.columns):
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
             return None, f"column {col!r} holds {_text(frame[col].iloc[0])}; allowed numbers (NaN where undefined)"
