@@ -507,3 +507,12 @@ def test_a_refused_sweep_leaves_no_folder_behind_and_a_good_one_gets_its_folder(
     assert list(tmp_path.iterdir()) == []
     prepare(["-m", "hydra.sweep.dir=new/sweep", "pakistan.tolerance=10,20"])
     assert (tmp_path / "new" / "sweep").is_dir()
+
+
+@pytest.mark.parametrize("key", ["+pakistan.foo", "~pakistan.tolerance", "++seed"])
+def test_hydra_marks_in_a_mapping_of_overrides_are_explained(key):
+    # (was: "+pakistan.foo: unknown parameter; +pakistan is not a parameter group")
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides={key: 1})
+    assert one_line(err.value).startswith(f"{key}: a mapping of overrides takes config paths; give a line with "
+                                          f"{key[0]} in a list instead")

@@ -89,6 +89,9 @@ def split(overrides: dict | list | tuple | None, config_dirs: tuple[Path, ...]) 
     if isinstance(overrides, dict):
         for key, value in overrides.items():
             key = str(plain(key, "overrides"))
+            if key.startswith(("+", "~")):  # (Hydra's add/delete marks belong to override lines)
+                raise ConfigError(f"{key}: a mapping of overrides takes config paths; give a line with "
+                                  f"{key[0]} in a list instead, e.g. overrides=['{key}=...']")
             value = plain(value, key)
             if is_group(key, config_dirs) and isinstance(value, str):
                 out.groups.append(f"{key}={value}")
