@@ -94,7 +94,7 @@ def _check_flags(flags: list[tuple[str, str]]) -> None:
 def _check_config_files(folder: Path) -> None:
     """Every YAML file of a user's config folder must be readable as Hydra reads it (OmegaConf's
     loader: UTF-8, valid YAML, no key given twice); else one line naming the file, not a parser trace."""
-    for path in sorted(folder.rglob("*.y*ml")):
+    for path in sorted(folder.rglob("*.yaml")):  # (the files Hydra reads as configs)
         try:
             OmegaConf.load(path)
         except Exception as exc:  # noqa: BLE001 - yaml's, OmegaConf's and decoding errors alike
