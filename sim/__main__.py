@@ -145,7 +145,8 @@ def _check_sweep_lines(lines: list[str]) -> None:
         if key.lstrip("+") in SWEEPER_SET_KEYS:
             raise ConfigError(f"{key.lstrip('+')}: set by the sweeper for each job; leave it out of the command line")
         if key.lstrip("+") == "hydra.sweep.dir" and (value is None or not str(value).strip()):
-            raise ConfigError(f"hydra.sweep.dir: empty; give the sweep's folder, e.g. hydra.sweep.dir=results/sweeps/NAME")
+            raise ConfigError("hydra.sweep.dir: empty; give the sweep's folder, "
+                              "e.g. hydra.sweep.dir=results/sweeps/NAME")
         if key.lstrip("+") in SEARCH_COUNTS and not o.is_sweep_override() and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"{key.lstrip('+')}: {value!r} is not allowed; allowed a whole number >= 1")

@@ -90,7 +90,8 @@ def test_command_line_flags_are_checked_before_hydra_starts(argv, message, tmp_p
 @pytest.mark.parametrize(("argv", "message"), [
     # (was: the later value silently replaced the earlier sweep)
     (["-m", "pakistan.tolerance=10,20", "pakistan.tolerance=30,40"],
-     "pakistan.tolerance: given twice (pakistan.tolerance=10,20 and pakistan.tolerance=30,40); a sweep takes each key once"),
+     "pakistan.tolerance: given twice (pakistan.tolerance=10,20 and pakistan.tolerance=30,40); "
+     "a sweep takes each key once"),
     (["-m", "pakistan.tolerance=10,20", "pakistan.tolerance=30"], "pakistan.tolerance: given twice"),
     # (was: ignored by the batched sweeper, a failing job under the basic one)
     (["-m", "sweep.invocation=abc"], "sweep.invocation: set by the sweeper for each job"),
@@ -257,7 +258,8 @@ def _design(folder, points):
     blocks = [Block(point=p, overrides=[f"pakistan.tolerance={40 + k}"], params={"pakistan.tolerance": 40.0 + k},
                     base_seed=0, replicates=2) for k, p in enumerate(points)]
     write_design(folder, Design(invocation="20260101-000000-x", code_version="v", command="python -m sim -m ...",
-                                created="2026-01-01T00:00:00", blocks=blocks, batches=[[k] for k in range(len(points))]))
+                                created="2026-01-01T00:00:00", blocks=blocks,
+                                batches=[[k] for k in range(len(points))]))
 
 
 def test_a_design_point_file_lacking_a_metric_is_set_aside(tmp_path, capsys):
@@ -388,7 +390,8 @@ def test_a_broken_yaml_file_in_a_user_config_folder_is_named_with_one_line(tmp_p
     ([], "error: the following arguments are required: folder (python -m sim.aggregate --help)\n"),
     (["--bogus"], None),
     # (was: drawn against a run column, or the same axis twice, after the table was written)
-    (["--axes", "status"], "error: --axes: 'status' is not a swept parameter of the table; allowed: pakistan.tolerance\n"),
+    (["--axes", "status"],
+     "error: --axes: 'status' is not a swept parameter of the table; allowed: pakistan.tolerance\n"),
     (["--axes", "pakistan.tolerance,pakistan.tolerance"],
      "error: --axes: pakistan.tolerance is given twice; give each axis once (x,y)\n"),
 ])
