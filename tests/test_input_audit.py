@@ -519,3 +519,23 @@ def test_hydra_marks_in_a_mapping_of_overrides_are_explained(key):
         sim.load_config(overrides={key: 1})
     assert one_line(err.value).startswith(f"{key}: a mapping of overrides takes config paths; give a line with "
                                           f"{key[0]} in a list instead")
+
+
+# -------------------------------------------------- left by the audit (interpolation, compose, start)
+@pytest.mark.parametrize(("overrides", "message"), [
+    # (was: OmegaConf's multi-part text "Interpolation key 'nope' not found full_key: seed object_type=dict")
+    (["seed=${nope}"], "seed: the interpolation names 'nope', which is not a setting; allowed: a value, "
+                       "or an interpolation to an existing setting"),
+    ({"pakistan.tolerance": "${pakistan.nope}"}, "pakistan.tolerance: the interpolation names 'pakistan.nope'"),
+    (["pakistan.tolerance=${foo:1}"], "pakistan.tolerance: cannot resolve the interpolation "
+                                      "(Unsupported interpolation type foo); allowed: a value"),
+])
+def test_an_interpolation_that_cannot_be_resolved_is_named_with_one_line(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides=overrides)
+    assert one_line(err.value).startswith(message)
+
+
+def test_an_interpolation_to_an_existing_setting_still_works():
+    config = sim.load_config(overrides=["seed=${scenario.months}"])
+    assert config.seed == config.scenario.months

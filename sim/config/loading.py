@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import (
+    GrammarParseError,
+    InterpolationKeyError,
+    InterpolationResolutionError,
+    OmegaConfBaseException,
+)
 
 from sim.config import cache
 from sim.config.calendar import parse_month
@@ -340,7 +345,7 @@ def validate(cfg: DictConfig | dict) -> Config:
         try:
             data = OmegaConf.to_container(cfg, resolve=True)
         except OmegaConfBaseException as exc:
-            raise ConfigError(" ".join(str(exc).split())) from None
+            raise ConfigError(_explain_resolution_error(exc)) from None
     elif isinstance(cfg, dict):
         data = dict(cfg)
     else:
@@ -361,6 +366,24 @@ def validate(cfg: DictConfig | dict) -> Config:
     check_start(config)  # start=today: the run begins where the record ends
     check_events(config)
     return config
+
+
+def _explain_resolution_error(exc: OmegaConfBaseException) -> str:
+    """One line for a value OmegaConf cannot resolve (``seed=${nope}``), naming the field.
+
+    OmegaConf's own text spans lines (``full_key: ...``, ``object_type=...``); only its
+    first line says what went wrong.
+    """
+    field_name = getattr(exc, "full_key", None) or "config"
+    problem = str(exc).split("\n")[0].strip()
+    if isinstance(exc, InterpolationKeyError):
+        missing = problem.split("'")[1] if problem.count("'") >= 2 else problem
+        return (f"{field_name}: the interpolation names {missing!r}, which is not a setting; allowed: a value, "
+                f"or an interpolation to an existing setting (e.g. ${{scenario.months}})")
+    if isinstance(exc, (InterpolationResolutionError, GrammarParseError)):
+        return (f"{field_name}: cannot resolve the interpolation ({problem}); allowed: a value, "
+                f"or an interpolation to an existing setting (e.g. ${{scenario.months}})")
+    return f"{field_name}: {problem}"
 
 
 def check_branches(extras: dict[str, Any]) -> dict[str, Any]:
