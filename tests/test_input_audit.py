@@ -539,3 +539,33 @@ def test_an_interpolation_that_cannot_be_resolved_is_named_with_one_line(overrid
 def test_an_interpolation_to_an_existing_setting_still_works():
     config = sim.load_config(overrides=["seed=${scenario.months}"])
     assert config.seed == config.scenario.months
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    # (was: "hydra.job.chdir: unknown parameter; no such parameter group")
+    (["hydra.job.chdir=maybe"], "hydra.job.chdir: 'maybe' is not allowed; allowed: true or false"),
+    (["hydra.mode=FOO"], "hydra.mode: 'FOO' is not allowed; allowed: RUN, MULTIRUN"),
+    # (was: "scenario.events: unknown parameter; did you mean scenario.events?")
+    (["scenario.events={}"], "scenario.events: a mapping cannot replace a list; allowed: a list "
+                             "(e.g. scenario.events=[...])"),
+    # (was: "months: unknown parameter; did you mean months?": months is null, which Hydra counts as missing)
+    (["~months"], "months: already null (unset), nothing to delete; allowed: leave it out, or set it with "
+                  "months=VALUE"),
+    (["~scenario.events.0"], "scenario.events.0: no such entry; scenario.events has no entries"),
+    # (still an unknown parameter, with the hint)
+    (["~pakistan.tolerence"], "pakistan.tolerence: unknown parameter; did you mean pakistan.tolerance?"),
+])
+def test_hydra_composition_errors_name_the_field_and_what_is_allowed(lines, message):
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides=lines)
+    assert one_line(err.value) == message
+
+
+def test_a_hydra_setting_of_the_wrong_kind_is_explained_on_the_command_line_too(tmp_path, monkeypatch):
+    from sim.__main__ import prepare
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        prepare(["hydra.job.chdir=maybe", "months=1"])
+    assert one_line(err.value) == "hydra.job.chdir: 'maybe' is not allowed; allowed: true or false"
+    assert list(tmp_path.iterdir()) == []

@@ -19,15 +19,18 @@ import contextlib
 import dataclasses
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import (
+    ConfigTypeError,
     GrammarParseError,
     InterpolationKeyError,
     InterpolationResolutionError,
     OmegaConfBaseException,
+    ValidationError,
 )
 
 from sim.config import cache
@@ -304,7 +307,22 @@ def _set_plain(data: dict, key: str, value: Any) -> None:
 
 
 def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
+    # Hydra wraps OmegaConf's error ("Error merging override ..."): the wrapped one names
+    # the field and what went wrong more precisely.
+    cause = exc.__cause__
+    if isinstance(cause, (ValidationError, ConfigTypeError)) and getattr(cause, "full_key", None):
+        return _explain_wrong_value(cause)
     text = str(exc)
+    if text.startswith("Could not delete from config."):
+        deleted = text.split("'")[1] if text.count("'") >= 2 else ""
+        if deleted and _exists(deleted):  # Hydra counts a null setting as missing
+            return (f"{deleted}: already null (unset), nothing to delete; allowed: leave it out, "
+                    f"or set it with {deleted}=VALUE")
+        parent, _, index = deleted.rpartition(".")
+        entries = _select(_base([]).plain, parent) if parent else None
+        if isinstance(entries, list):
+            held = f"{len(entries)} entries (0 to {len(entries) - 1})" if entries else "no entries"
+            return f"{deleted}: no such entry; {parent} has {held}"
     for o in overrides:
         key, _, choice = o.partition("=")
         key = key.lstrip("+~")
@@ -316,7 +334,7 @@ def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
             return f"{key}: already set; to change it write {o.lstrip('+')} (a leading + adds a new key)"
         if key.startswith("hydra.") and f"'{key}'" in text:
             return f"{key}: not a Hydra setting (python -m sim --cfg hydra lists them)"
-        if f"'{key}'" in text or key in text:
+        if (f"'{key}'" in text or key in text) and not _exists(key):
             parent, _, leaf = key.rpartition(".")
             siblings = _keys_at(parent)
             close = difflib.get_close_matches(leaf, siblings, n=1)
@@ -324,6 +342,44 @@ def _explain_compose_error(exc: Exception, overrides: list[str]) -> str:
                 f"allowed keys: {', '.join(siblings)}" if siblings else "no such parameter group")
             return f"{key}: unknown parameter; {hint}"
     return " ".join(text.split("\nSee https://hydra.cc")[0].split())
+
+
+# OmegaConf's names of the types a value failed to convert to, as the messages say them
+_TYPE_WORDS = {"bool": "true or false", "Integer": "a whole number", "int": "a whole number", "Float": "a number",
+               "float": "a number", "str": "a text", "string": "a text"}
+
+
+def _explain_wrong_value(cause: OmegaConfBaseException) -> str:
+    """One line for a value of the wrong kind (``hydra.job.chdir=maybe``, ``scenario.events={}``)."""
+    key = cause.full_key
+    problem = str(cause).split("\n")[0].strip()
+    wrong = re.match(r"Value '(.*)' (?:is not a valid|could not be converted to) (\w+)", problem)
+    if wrong:
+        allowed = _TYPE_WORDS.get(wrong.group(2), wrong.group(2))
+        return f"{key}: {wrong.group(1)!r} is not allowed; allowed: {allowed}"
+    choice = re.match(r"Invalid value '(.*)', expected one of \[(.*)\]", problem)
+    if choice:
+        return f"{key}: {choice.group(1)!r} is not allowed; allowed: {choice.group(2)}"
+    assign = re.match(r"Cannot assign (\w+) to (.+)", problem)
+    if assign:
+        return f"{key}: a value of type {assign.group(1)} is not allowed; allowed: {assign.group(2)}"
+    convert = re.match(r"Cannot convert '(\w+)' to (\w+)", problem)
+    if convert:
+        allowed = _TYPE_WORDS.get(convert.group(2), convert.group(2))
+        return f"{key}: a value of type {convert.group(1)} is not allowed; allowed: {allowed}"
+    merge = re.match(r"Cannot merge (\w+)Config with (\w+)Config", problem)
+    if merge:
+        given, kept = ("a mapping" if kind == "Dict" else "a list" for kind in merge.groups())
+        example = "[...]" if kept == "a list" else "{...}"
+        return f"{key}: {given} cannot replace {kept}; allowed: {kept} (e.g. {key}={example})"
+    return f"{key}: {problem}"
+
+
+def _exists(path: str) -> bool:
+    """Whether a config path names a setting of the default composition (a null one too)."""
+    parent, _, leaf = path.rpartition(".")
+    node = _select(_base([]).plain, parent) if parent else _base([]).plain
+    return isinstance(node, dict) and leaf in node
 
 
 def _keys_at(path: str) -> list[str]:
