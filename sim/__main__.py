@@ -29,7 +29,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONFIG_DIR, ConfigError, add_config_dir, load_config, validate
-from sim.config.loading import compose_with_hydra_settings
+from sim.config.loading import check_config_files, compose_with_hydra_settings
 from sim.config.overrides import parse_line
 from sim.output.files import claim_run_dir
 
@@ -91,23 +91,12 @@ def _check_flags(flags: list[tuple[str, str]]) -> None:
                               if flag in ("--config-dir", "-cd") else f"{flag}: needs a value")
 
 
-def _check_config_files(folder: Path) -> None:
-    """Every YAML file of a user's config folder must be readable as Hydra reads it (OmegaConf's
-    loader: UTF-8, valid YAML, no key given twice); else one line naming the file, not a parser trace."""
-    for path in sorted(folder.rglob("*.yaml")):  # (the files Hydra reads as configs)
-        try:
-            OmegaConf.load(path)
-        except Exception as exc:  # noqa: BLE001 - yaml's, OmegaConf's and decoding errors alike
-            problem = " ".join(str(exc).split()).replace(f'in "{path}", ', "")  # (the file is named once)
-            raise ConfigError(f"{path}: cannot read it as YAML ({problem[:200]})") from None
-
-
 def _use_config_folders(flags: list[tuple[str, str]]) -> None:
     """``--config-dir DIR`` adds the user's folder (as in Hydra); another primary config is refused."""
     for flag, value in flags:
         if flag in ("--config-dir", "-cd"):
             if Path(value).expanduser().is_dir():
-                _check_config_files(Path(value).expanduser().resolve())  # (before the folder is searched)
+                check_config_files(Path(value).expanduser().resolve())  # (before the folder is searched)
             add_config_dir(value)
         elif flag in ("--config-path", "-cp"):
             raise ConfigError(f"{flag}: replacing the project's configs is not supported; add your own "

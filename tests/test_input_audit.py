@@ -569,3 +569,24 @@ def test_a_hydra_setting_of_the_wrong_kind_is_explained_on_the_command_line_too(
         prepare(["hydra.job.chdir=maybe", "months=1"])
     assert one_line(err.value) == "hydra.job.chdir: 'maybe' is not allowed; allowed: true or false"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    # (was: yaml's ConstructorError traceback through the API; a decoding error naming no file)
+    (b"scenario:\n  name: a\n  name: b\n", "found duplicate key name"),
+    (b"\xff\xfe garbage", "can't decode byte 0xff"),
+])
+def test_a_broken_yaml_file_of_a_folder_added_through_the_api_is_named_with_one_line(tmp_path, text, problem):
+    from sim.config import add_config_dir, remove_config_dir
+
+    (tmp_path / "scenario").mkdir()
+    broken = tmp_path / "scenario" / "broken.yaml"
+    broken.write_bytes(text)
+    add_config_dir(tmp_path)
+    try:
+        with pytest.raises(ConfigError) as err:
+            sim.load_config("broken", months=1)
+    finally:
+        remove_config_dir(tmp_path)
+    message = one_line(err.value)
+    assert message.startswith(f"{broken}: cannot read it as YAML (") and problem in message

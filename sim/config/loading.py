@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import (
     ConfigTypeError,
@@ -87,6 +88,34 @@ def scenario_names() -> list[str]:
     return group_options("scenario")
 
 
+def check_config_files(folder: Path) -> None:
+    """Every YAML file of a config folder must be readable as Hydra reads it (OmegaConf's
+    loader: UTF-8, valid YAML, no key given twice); else one line naming the file, not a parser trace."""
+    for path in sorted(folder.rglob("*.yaml")):  # (the files Hydra reads as configs)
+        try:
+            OmegaConf.load(path)
+        except Exception as exc:  # noqa: BLE001 - yaml's, OmegaConf's and decoding errors alike
+            raise ConfigError(_unreadable(path, exc)) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    problem = " ".join(str(exc).split()).replace(f'in "{path}", ', "")  # (the file is named once)
+    return f"{path}: cannot read it as YAML ({problem[:200]})"
+
+
+def _explain_unreadable_file(exc: Exception) -> str:
+    """One line naming the config file Hydra could not read (yaml's error names it; a decoding error does not)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None and Path(mark.name).is_file():
+        return _unreadable(Path(mark.name), exc)
+    for folder in config_dirs():
+        try:
+            check_config_files(folder)
+        except ConfigError as named:
+            return str(named)
+    return f"config: a config file cannot be read as YAML ({' '.join(str(exc).split())[:200]})"
+
+
 def _fingerprint(dirs: tuple[Path, ...]) -> tuple:
     """Names, times and sizes of every config file: a file edited since makes a new cache key."""
     out = []
@@ -135,6 +164,8 @@ def _hydra_compose(lines: list[str], return_hydra_config: bool = False) -> DictC
     try:
         with cache.LOCK, _outside_a_running_app(), initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
             return hydra_compose(config_name="config", overrides=lines, return_hydra_config=return_hydra_config)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a config file of the user's folder is broken
+        raise ConfigError(_explain_unreadable_file(exc)) from None
     except (HydraException, OmegaConfBaseException, ValueError, AssertionError, TypeError, KeyError) as exc:
         # (OmegaConf answers some impossible overrides, e.g. a key under an unset node, with an assert)
         raise ConfigError(_explain_compose_error(exc, lines)) from None
