@@ -590,3 +590,28 @@ def test_a_broken_yaml_file_of_a_folder_added_through_the_api_is_named_with_one_
         remove_config_dir(tmp_path)
     message = one_line(err.value)
     assert message.startswith(f"{broken}: cannot read it as YAML (") and problem in message
+
+
+@pytest.mark.parametrize("overrides", [
+    # (was: silently replaced by the hand-over month)
+    {"scenario.start_date": "2026-03"},
+    ["scenario.start_date=2030-01"],
+    ["++scenario.start_date=2027-06"],
+])
+def test_a_start_month_chosen_for_a_run_from_today_is_refused(overrides):
+    from sim.config.start import handover_month
+
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides=overrides)
+    assert one_line(err.value) == (f"scenario.start_date: a run from today starts at the hand-over "
+                                   f"({handover_month():%Y-%m}); set start=stylized to choose the start month")
+
+
+def test_a_start_month_is_taken_where_it_applies():
+    from sim.config.start import handover_month
+
+    assert sim.load_config(overrides={"start": "stylized", "scenario.start_date": "2027-03"}).scenario.start_date \
+        == "2027-03"
+    handover = f"{handover_month():%Y-%m}"  # the month a run from today starts at anyway
+    assert sim.load_config(overrides={"scenario.start_date": handover}).scenario.start_date == handover
+    assert sim.load_config().scenario.start_date == handover  # the scenario file's own month is not the user's

@@ -38,13 +38,14 @@ from sim.config import cache
 from sim.config.calendar import parse_month
 from sim.config.events import check_events
 from sim.config.history import apply_history
-from sim.config.start import check_start
+from sim.config.start import check_start, handover_month, is_record
 from sim.config.overrides import Overrides, has_interpolation, split
 from sim.config.schema import BRANCH_SCHEMAS, CONFIG_DIR, PASSTHROUGH_KEYS, Config, ConfigError, _join, build, plain
 
 GROUP_DIRS = ("pakistan", "taliban", "militants", "mediators", "world", "influences", "output", "metrics",
               "scenario", "history", "experiment")
 OPEN_MAPPINGS = ("militants.groups", "mediators.parties")  # a new entry here adds a group or a mediator
+START_DATE = "scenario.start_date"
 
 
 # ---------------------------------------------------------------------- config folders
@@ -284,6 +285,8 @@ def load_config(scenario: str | None = None, seed: int | None = None, months: in
     """
     ov, extra = _request(scenario, seed, months, overrides)
     values = ov.values + extra
+    start_date_given = any(key == START_DATE for key, _ in ov.values) or any(
+        line.split("=", 1)[0].lstrip("+~") == START_DATE for line in ov.lines)
     if not ov.needs_hydra:
         base = _base(ov.groups)
         if base.plain is not None and not any(
@@ -291,8 +294,8 @@ def load_config(scenario: str | None = None, seed: int | None = None, months: in
             data = cache.plain_copy(base)  # the fast path: plain data, no OmegaConf
             for key, value in values:
                 _set_plain(data, key, value)
-            return validate(data)
-    return validate(_compose_request(ov, extra))
+            return validate(data, start_date_given=start_date_given)
+    return validate(_compose_request(ov, extra), start_date_given=start_date_given)
 
 
 # ------------------------------------------------------------------- setting values
@@ -422,11 +425,13 @@ def _keys_at(path: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------- validating
-def validate(cfg: DictConfig | dict) -> Config:
+def validate(cfg: DictConfig | dict, *, start_date_given: bool = False) -> Config:
     """Turn a composed config into typed dataclasses; raise ConfigError on bad input.
 
     Checks every parameter, every top-level branch (``BRANCH_SCHEMAS``), cross-field
     rules, the history record and every scenario event, so nothing runs on a bad config.
+    ``start_date_given``: the user's overrides set ``scenario.start_date`` (refused for a
+    run from today unless it is the hand-over month, which such a run starts at anyway).
     """
     if isinstance(cfg, DictConfig):
         try:
@@ -450,6 +455,8 @@ def validate(cfg: DictConfig | dict) -> Config:
     _check_cross_field(config)
     if "history" in extras:
         apply_history(config)  # history.mode forced: the stance record becomes held stance events
+    if start_date_given:
+        _check_start_date_given(config)
     check_start(config)  # start=today: the run begins where the record ends
     check_events(config)
     return config
@@ -471,6 +478,16 @@ def _explain_resolution_error(exc: OmegaConfBaseException) -> str:
         return (f"{field_name}: cannot resolve the interpolation ({problem}); allowed: a value, "
                 f"or an interpolation to an existing setting (e.g. ${{scenario.months}})")
     return f"{field_name}: {problem}"
+
+
+def _check_start_date_given(config: Config) -> None:
+    """A run from today starts at the hand-over month: a start month the user chose would be silently replaced."""
+    if config.start != "today" or is_record(config):
+        return
+    handover = handover_month()
+    if parse_month(config.scenario.start_date, START_DATE) != handover:
+        raise ConfigError(f"{START_DATE}: a run from today starts at the hand-over ({handover:%Y-%m}); "
+                          f"set start=stylized to choose the start month")
 
 
 def check_branches(extras: dict[str, Any]) -> dict[str, Any]:
