@@ -615,3 +615,28 @@ def test_a_start_month_is_taken_where_it_applies():
     handover = f"{handover_month():%Y-%m}"  # the month a run from today starts at anyway
     assert sim.load_config(overrides={"scenario.start_date": handover}).scenario.start_date == handover
     assert sim.load_config().scenario.start_date == handover  # the scenario file's own month is not the user's
+
+
+def test_a_named_experiment_in_a_user_config_folder_can_be_swept(tmp_path, monkeypatch):
+    from sim.__main__ import prepare
+    from sim.config import config_dirs, remove_config_dir
+    from sim.sweeps import warmup
+    from sim.sweeps.grid import experiment_names
+
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine" / "experiment" / "my_study.yaml").write_text(
+        "# @package _global_\n"
+        "experiment:\n  name: my_study\n  title: My study\n"
+        "  axes:\n    - {key: pakistan.tolerance, label: Tolerance, unit: deaths per month}\n"
+        "hydra:\n  sweep:\n    dir: my_sweep\n  sweeper:\n    params:\n      pakistan.tolerance: 10,20\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(warmup, "start", lambda *args, **kwargs: None)  # (no worker processes in a unit test)
+    try:
+        # (was: "experiment: unknown experiment 'my_study'; allowed: cohesion_x_sanctuary, ...")
+        argv = ["--config-dir", str(tmp_path / "mine"), "-m", "experiment=my_study"]
+        assert prepare(argv) == argv
+        assert "my_study" in experiment_names()
+    finally:
+        for folder in config_dirs()[1:]:
+            remove_config_dir(folder)
+    assert "my_study" not in experiment_names()  # (the project's own experiments only, once the folder is gone)

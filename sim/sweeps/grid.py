@@ -13,6 +13,7 @@ import functools
 
 from sim import adapters
 from sim.config import CONFIG_DIR, ConfigError
+from sim.config.loading import group_options
 
 DESIGN_ROW_KEY = "design_row"  # top-level key a design sweep runs over: +design_row=range(0,N) (docs/sweeps.md)
 # Keys of a job's overrides that are not parameters of the model: they never become table
@@ -22,7 +23,8 @@ NON_PARAMETER_PREFIXES = ("sweep.", "output.", "hydra.")
 
 
 def experiment_names() -> list[str]:
-    return sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+    """The named experiments of ``configs/experiment`` and of the user's config folders (``--config-dir``)."""
+    return group_options("experiment")
 
 
 def parse_overrides(lines: list[str], with_loader: bool = False) -> list:
