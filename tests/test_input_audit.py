@@ -7,6 +7,8 @@ accepted) before the fix it names. In-process through the API, ``sim.__main__.pr
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 import sim
@@ -640,3 +642,122 @@ def test_a_named_experiment_in_a_user_config_folder_can_be_swept(tmp_path, monke
         for folder in config_dirs()[1:]:
             remove_config_dir(folder)
     assert "my_study" not in experiment_names()  # (the project's own experiments only, once the folder is gone)
+
+
+# ------------------------------------------- parameters whose product blew up a run (upper bounds, cap)
+GROWTH_BOUNDS = {  # parameter -> its upper bound (sim/config/schema.py and configs/**/default.yaml)
+    "militants.groups.ttp.strength": 1_000_000, "militants.groups.ttp.capacity": 1_000_000,
+    "militants.groups.ttp.attack_rate": 1000, "militants.groups.ttp.spoiler": 100,
+    "militants.groups.ttp.spoiler_china": 100, "militants.groups.ttp.revenge": 100,
+    "militants.groups.ttp.grievance_boost": 100, "militants.groups.baloch.nexus": 100,
+    "militants.groups.baloch.local_grievance_boost": 100, "militants.spoiler_scale": 100,
+    "militants.resettled_per_release": 100_000, "militants.max_attacks_per_month": 1_000_000,
+    "world.refugees.arrivals_per_month": 1_000_000, "world.refugees.arrivals_hostility_boost": 100,
+}
+
+
+@pytest.mark.parametrize("path", sorted(GROWTH_BOUNDS))
+def test_a_growth_parameter_beyond_its_upper_bound_is_refused_with_one_line(path):
+    # (was: accepted, then numpy's "lam value too large" mid-run, or an attack count too large to hold in memory)
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides={path: 1e300})
+    assert one_line(err.value).startswith(f"{path}: 1e+300 is out of range; allowed ")
+    assert one_line(err.value).endswith(f"<= value <= {GROWTH_BOUNDS[path]:g}")
+    sim.load_config(overrides={path: GROWTH_BOUNDS[path]})  # the bound itself is allowed
+
+
+def _every_setting_at_its_upper_bound() -> dict:
+    """Every bounded number of the model's groups at its upper bound, every unbounded one at 1e300, the brakes off."""
+    import dataclasses
+
+    from sim.config.schema import schema_of
+
+    base = sim.load_config()
+    out = {}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, child in node.items():
+                walk(child, f"{path}.{key}")
+            return
+        fields, hints = schema_of(type(node))
+        for name, f in fields.items():
+            value, where = getattr(node, name), f"{path}.{name}"
+            if dataclasses.is_dataclass(value) or isinstance(value, dict):
+                walk(value, where)
+            elif hints[name] in (int, float) and "range" in f.metadata:
+                high = f.metadata["range"][1]
+                out[where] = high if high is not None else (1e300 if hints[name] is float else 10**300)
+
+    for branch in ("pakistan", "taliban", "militants", "mediators", "world", "influences"):
+        walk(getattr(base, branch), branch)
+    for group in base.militants.groups:
+        for share in ("share_security", "share_civilian"):  # (their sum may not pass 1: kept as configured)
+            out.pop(f"militants.groups.{group}.{share}")
+        out[f"militants.groups.{group}.restraint_sensitivity"] = 0.0  # brakes off: nothing damps the product
+        out[f"militants.groups.{group}.ct_sensitivity"] = 0.0
+    return out
+
+
+@pytest.mark.parametrize("start", ["today", "stylized"])
+def test_every_setting_at_its_upper_bound_at_once_still_runs_within_the_attack_cap(start):
+    # (was: "lam value too large" or a float infinity in the refugee flows, in the first months)
+    overrides = {**_every_setting_at_its_upper_bound(), "start": start}
+    frame = sim.run(months=24, overrides=overrides)
+    intensity = frame[[c for c in frame.columns if c.startswith("intensity_")]]
+    attacks = frame[[c for c in frame.columns if c.startswith("attacks_")]]
+    cap = overrides["militants.max_attacks_per_month"]
+    assert len(frame) == 24 and (intensity.to_numpy() <= cap).all()
+    assert (intensity.to_numpy() == cap).any()  # the cap is what held it: the product asked for more
+    assert attacks.to_numpy().max() < 1.01 * cap  # (a Poisson draw around the capped mean)
+
+
+def test_the_attack_cap_is_far_above_any_month_of_the_project_settings():
+    frame = sim.run("ttp_talks", seed=1)
+    cap = sim.load_config().militants.max_attacks_per_month
+    attacks = frame[[c for c in frame.columns if c.startswith("attacks_")]].to_numpy()
+    assert attacks.max() > 0 and attacks.max() * 10 < cap
+
+
+def test_a_strength_event_beyond_the_fighters_bound_is_refused_and_a_multiply_is_kept_within_it():
+    # (was: accepted, then "Python int too large to convert to C long" when the month's losses were drawn)
+    event = {"date": "+1", "target": "militants.ttp.strength", "value": 1e300}
+    with pytest.raises(ConfigError) as err:
+        sim.load_config(overrides={"scenario.events": [event]})
+    assert one_line(err.value) == ("scenario.events[0].value: 1e+300 is out of range; allowed 0 <= value <= 1e+06 "
+                                   "(target militants.ttp.strength)")
+    frame = sim.run(months=3, overrides={"scenario.events": [{**event, "op": "multiply"}]})
+    assert frame["strength_ttp"].max() <= 1e6 * 1.01
+
+
+def _values_used_in_configs() -> list[tuple[str, str, float]]:
+    """(file, parameter, value): the calibration boxes, sensitivity ranges and named sweeps' values."""
+    import yaml
+
+    from sim.config import CONFIG_DIR
+
+    out = []
+    for name in ("calibration/history.yaml", "sensitivity/default.yaml"):
+        for path, spec in yaml.safe_load((CONFIG_DIR / name).read_text())["parameters"].items():
+            out += [(name, path, spec["low"]), (name, path, spec["high"])]
+    for file in sorted((CONFIG_DIR / "experiment").glob("*.yaml")):
+        params = yaml.safe_load(file.read_text())["hydra"]["sweeper"].get("params") or {}
+        for path, text in params.items():
+            for part in str(text).replace("interval(", "").replace("int(", "").replace(")", "").split(","):
+                out.append((f"experiment/{file.name}", path, float(part)))
+    return out
+
+
+def test_every_value_the_project_uses_lies_within_the_schema_bounds():
+    # (the upper bounds above must never refuse a value the project itself uses)
+    from sim.config.events import resolve
+
+    values = _values_used_in_configs()
+    assert len(values) > 40
+    configs = {name: sim.load_config(name) for name in ("history_2021_2025", "baseline")}
+    for name, path, value in values:
+        target = resolve(configs["history_2021_2025" if name.startswith("calibration") else "baseline"], path)
+        assert target is not None and target.numeric, (name, path)
+        low = -math.inf if target.low is None else target.low
+        high = math.inf if target.high is None else target.high
+        assert low <= value <= high, f"{name}: {path} = {value} is outside the schema's range {target.range_text()}"

@@ -133,7 +133,11 @@ class MilitantGroup(mesa.Agent):
                 + p.local_grievance_boost * self.local_grievance_level)
         brake = (1.0 - p.restraint_sensitivity * effective_restraint) * (1.0 - p.ct_sensitivity * ct_operations)
         truce = p.ceasefire_factor if self.ceasefire else 1.0
-        return p.attack_rate * self.strength / 1000.0 * (p.sanctuary_floor + (1.0 - p.sanctuary_floor) * self.sanctuary()) * spur * max(brake, 0.0) * truce
+        expected = p.attack_rate * self.strength / 1000.0 * (p.sanctuary_floor + (1.0 - p.sanctuary_floor) * self.sanctuary()) * spur * max(brake, 0.0) * truce
+        # A guard far above any month the model's ranges give: extreme settings multiplied together
+        # would ask for more attacks than numpy can draw, or than memory holds (configs/militants/default.yaml).
+        cap = m.config.militants.max_attacks_per_month
+        return expected if expected < cap else cap
 
     def _nexus_partner_strength(self) -> float:
         """The sheltered group's strength relative to its room to grow: it lends capability to its partners."""

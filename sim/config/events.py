@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sim.config.calendar import month_index, parse_month
 from sim.config.schema import (
+    MAX_FIGHTERS,
     ConfigError,
     EventSpec,
     InfluenceParams,
@@ -77,7 +78,7 @@ STATE_TARGETS: dict[str, tuple[type, float | None, float | None, tuple[str, ...]
     "world.trust": (float, 0.0, 1.0, None),
     "world.diplomatic_level": (int, 0, 1, None),                # 0 charge d'affaires, 1 ambassador
     "world.trade": (float, 0.0, None, None),                    # USD m per month
-    "militants.<group>.strength": (float, 0.0, None, None),     # fighters
+    "militants.<group>.strength": (float, 0.0, MAX_FIGHTERS, None),  # fighters
     "militants.<group>.ceasefire": (bool, None, None, None),
 }
 ALLOWED_TEXT = ("a parameter path (e.g. pakistan.tolerance), a stance (pakistan.stance), an instrument "

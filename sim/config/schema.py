@@ -48,6 +48,7 @@ def signed() -> Any:
 
 
 # --------------------------------------------------------------------------- agents
+MAX_FIGHTERS = 1_000_000.0  # a group's fighters (strength, room to grow, an event's strength): 100x any estimate
 @dataclass(kw_only=True)
 class PakistanParams:
     initial_stance: Literal["engage", "pressure"]
@@ -120,22 +121,24 @@ class TalibanParams:
 
 @dataclass(kw_only=True)
 class MilitantGroupParams:
-    strength: float = nonneg()
-    capacity: float = bounded(1.0, None)
+    # Upper bounds here are generous (10-100x beyond any value seen): beyond them a run's
+    # expected attacks can reach numbers numpy cannot draw (see militants.max_attacks_per_month).
+    strength: float = bounded(0.0, MAX_FIGHTERS)
+    capacity: float = bounded(1.0, MAX_FIGHTERS)
     recruitment_rate: float = unit()
     natural_attrition: float = unit()
-    attack_rate: float = nonneg()
+    attack_rate: float = bounded(0.0, 1000.0)
     sanctuary_source: Literal["taliban", "own"]
     own_sanctuary: float = unit()
     sanctuary_floor: float = unit()
     restraint_sensitivity: float = unit()
     ct_sensitivity: float = unit()
-    spoiler: float = nonneg()
-    spoiler_china: float = nonneg()
-    revenge: float = nonneg()
+    spoiler: float = bounded(0.0, 100.0)
+    spoiler_china: float = bounded(0.0, 100.0)
+    revenge: float = bounded(0.0, 100.0)
     revenge_memory: float = unit()
-    grievance_boost: float = nonneg()
-    nexus: float = nonneg()
+    grievance_boost: float = bounded(0.0, 100.0)
+    nexus: float = bounded(0.0, 100.0)
     ceasefire_factor: float = unit()
     deaths_per_attack_median: float = bounded(0.0, 1000.0)
     deaths_per_attack_sigma: float = bounded(0.0, 5.0)
@@ -156,7 +159,7 @@ class MilitantGroupParams:
     local_grievance_per_repression: float = nonneg()
     local_grievance_per_cpec: float = nonneg()
     local_grievance_scale: float = bounded(1e-9, None)
-    local_grievance_boost: float = nonneg()
+    local_grievance_boost: float = bounded(0.0, 100.0)
 
 
 @dataclass(kw_only=True)
@@ -171,14 +174,15 @@ class MilitantRoles:
 class MilitantsConfig:
     groups: dict[str, MilitantGroupParams]
     roles: MilitantRoles
-    spoiler_scale: float = nonneg()
+    spoiler_scale: float = bounded(0.0, 100.0)
     defection_ceasefire: float = unit()
     defection_crackdown: float = unit()
     defection_talks_rejection: float = unit()
-    resettled_per_release: float = nonneg()
+    resettled_per_release: float = bounded(0.0, 100_000.0)
     ceasefire_prob: float = unit()
     ceasefire_break_prob: float = unit()
     big_attack_deaths: int = bounded(1, 100_000)
+    max_attacks_per_month: float = bounded(1.0, 1_000_000.0)  # cap on a group's expected attacks in a month
 
 
 @dataclass(kw_only=True)
@@ -259,8 +263,8 @@ class RefugeeParams:
     registered: int = bounded(0, 100_000_000)
     documented: int = bounded(0, 100_000_000)
     undocumented: int = bounded(0, 100_000_000)
-    arrivals_per_month: float = nonneg()
-    arrivals_hostility_boost: float = nonneg()
+    arrivals_per_month: float = bounded(0.0, 1_000_000.0)
+    arrivals_hostility_boost: float = bounded(0.0, 100.0)
     voluntary_return_rate: float = unit()
     voluntary_return_fear_rate: float = unit()
     forced_return_rate: float = unit()
