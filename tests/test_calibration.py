@@ -30,15 +30,13 @@ from experiments.calibrate import (Target, base_config, configure, free_paramete
 from sim.config import ConfigError, validate
 
 SETTINGS = load_settings()
-SEEDS = range(1000, 1060)  # fresh seeds: not those of the fit
+SEEDS = range(1000, 1200)  # fresh seeds, not those of the fit; 200 like the report: on 60, GTI 2021's median moved by 0.5 of its tolerance between seed sets
 ENSEMBLE = SETTINGS.output.parent / "ensemble.yaml"
 # Fitted figures the current fold misses on fresh seeds, with the reason (docs/calibration.md says so too).
 KNOWN_MISSES: dict[str, str] = {
     "gti_2021": "the sources disagree on late 2021: PICSS counts 179 killed in Aug-Dec 2021 month by month and "
                 "PIPS 433 in the year after the takeover (the model follows both, checks within tolerance), "
                 "while 5/12 of GTI's 292 is 122 and GTI's 2022 is 2.2 times its 2021 (PICSS: 1.39)",
-    "crss_2024": "CRSS's second-half surge of 2024 (722 and 1,019 deaths in Q3 and Q4) is reproduced only in part, "
-                 "Kurram's clashes included; every lever that raises 2024 raises late 2021 too, already above GTI 2021",
 }
 
 
@@ -168,6 +166,9 @@ def test_target_moment_sums_means_and_shares():
     assert r.moment(f) == pytest.approx(0.5)
     table = moments([f], [s])
     assert objective_of(table) == pytest.approx(((5 - 10) / 1.0) ** 2)
+    # The edge term: nothing inside the margin; beyond it, the weight x the squared excess.
+    assert objective_of(table, edge_margin=6.0, edge_weight=16.0) == pytest.approx(25.0)
+    assert objective_of(table, edge_margin=4.0, edge_weight=16.0) == pytest.approx(25.0 + 16.0 * 1.0)
     late = Target("late", "", 1.0, "sum", ("a",), "2024-01", "2024-03", True, rel_tol=0.1)
     assert late.fitted_in("2024-12") and not late.fitted_in("2023-12")
 
