@@ -761,3 +761,9 @@ def test_every_value_the_project_uses_lies_within_the_schema_bounds():
         low = -math.inf if target.low is None else target.low
         high = math.inf if target.high is None else target.high
         assert low <= value <= high, f"{name}: {path} = {value} is outside the schema's range {target.range_text()}"
+
+
+def test_a_militants_file_written_before_the_attack_cap_still_loads_with_the_configured_cap():
+    configured = sim.load_config().militants.max_attacks_per_month
+    assert sim.load_config(overrides=["~militants.max_attacks_per_month"]).militants.max_attacks_per_month \
+        == configured == 10_000

@@ -182,7 +182,9 @@ class MilitantsConfig:
     ceasefire_prob: float = unit()
     ceasefire_break_prob: float = unit()
     big_attack_deaths: int = bounded(1, 100_000)
-    max_attacks_per_month: float = bounded(1.0, 1_000_000.0)  # cap on a group's expected attacks in a month
+    # Cap on a group's expected attacks in a month; the default (the value of configs/militants/default.yaml)
+    # keeps militants files written before the cap existed loading as before.
+    max_attacks_per_month: float = bounded(1.0, 1_000_000.0, default=10_000.0)
 
 
 @dataclass(kw_only=True)
