@@ -133,7 +133,8 @@ class MilitantGroup(mesa.Agent):
                 + p.local_grievance_boost * self.local_grievance_level)
         brake = (1.0 - p.restraint_sensitivity * effective_restraint) * (1.0 - p.ct_sensitivity * ct_operations)
         truce = p.ceasefire_factor if self.ceasefire else 1.0
-        expected = p.attack_rate * self.strength / 1000.0 * (p.sanctuary_floor + (1.0 - p.sanctuary_floor) * self.sanctuary()) * spur * max(brake, 0.0) * truce
+        reach = p.sanctuary_floor + (1.0 - p.sanctuary_floor) * self.sanctuary()
+        expected = p.attack_rate * self.strength / 1000.0 * reach * spur * max(brake, 0.0) * truce  # (same order)
         # A guard far above any month the model's ranges give: extreme settings multiplied together
         # would ask for more attacks than numpy can draw, or than memory holds (configs/militants/default.yaml).
         cap = m.config.militants.max_attacks_per_month
