@@ -329,6 +329,25 @@ MARKERS = {"baseline": ("*", "#222222"), "pressure_first": ("^", "#c0392b"), "en
 PARETO_COLOUR, TRIAL_COLOUR = "#1f5fa8", "#bbbbbb"
 
 
+def spread_labels(ys: np.ndarray, min_gap: float) -> np.ndarray:
+    """Label heights near ``ys`` with at least ``min_gap`` between any two, in the order of ``ys``.
+
+    Sorted by height, each label is pushed up to clear the one below; the group is then
+    shifted down so its labels sit, on average, where their points are.
+    """
+    ys = np.asarray(ys, dtype=float)
+    if len(ys) < 2:
+        return ys.copy()
+    order = np.argsort(ys, kind="stable")
+    placed = ys[order].copy()
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + min_gap)
+    placed -= (placed - ys[order]).mean()
+    out = np.empty_like(placed)
+    out[order] = placed
+    return out
+
+
 def plot_tradeoff(search: Search, chance: pd.DataFrame, path: Path) -> Path:
     """Every trial, the Pareto front, and the fresh-seed estimates with the named scenarios."""
     from matplotlib.figure import Figure
@@ -344,9 +363,14 @@ def plot_tradeoff(search: Search, chance: pd.DataFrame, path: Path) -> Path:
     ax.errorbar(fresh[DEATHS], fresh[THAW], xerr=fresh[f"{DEATHS}_ci"], yerr=fresh[f"{THAW}_ci"], fmt="s",
                 mfc="white", mec=PARETO_COLOUR, ecolor=PARETO_COLOUR, ms=10, mew=2, capsize=4,
                 label="the same policies on fresh seeds (95% interval)")
-    for _, row in fresh.iterrows():
-        ax.annotate(row["name"], (row[DEATHS], row[THAW]), xytext=(8, 6), textcoords="offset points", fontsize=13,
-                    color=PARETO_COLOUR)
+    ax.autoscale_view()
+    low, high = ax.get_ylim()
+    label_ys = spread_labels(fresh[THAW].fillna(low).to_numpy(dtype=float), 0.05 * (high - low))
+    label_x = float(np.nanmax(fresh[DEATHS] + fresh[f"{DEATHS}_ci"])) + 0.03 * float(np.subtract(*ax.get_xlim()[::-1]))
+    for (_, row), y in zip(fresh.iterrows(), label_ys):  # (labels in a column right of the policies, spread apart)
+        ax.annotate(row["name"], (row[DEATHS], row[THAW]), xytext=(label_x, y), textcoords="data", fontsize=13,
+                    color=PARETO_COLOUR, ha="left", va="center",
+                    arrowprops={"arrowstyle": "-", "color": PARETO_COLOUR, "lw": 0.8, "shrinkA": 0, "shrinkB": 6})
     for _, row in chance[chance["kind"] == "named scenario"].iterrows():
         marker, colour = MARKERS.get(row["name"], ("X", "#7d3c98"))
         ax.errorbar(row[DEATHS], row[THAW], xerr=row[f"{DEATHS}_ci"], yerr=row[f"{THAW}_ci"], fmt=marker,
@@ -379,12 +403,15 @@ def plot_levers(search: Search, defaults: dict[str, Any], path: Path) -> Path:
         lv = next(lv for lv in levers if lv["key"] == key)
         return (float(value) - lv["low"]) / (lv["high"] - lv["low"])
 
-    for _, row in search.pareto.iterrows():
+    ends = [position(levers[-1]["key"], v) for v in search.pareto[levers[-1]["key"]]]
+    label_ys = spread_labels(np.array(ends, dtype=float), 0.06)  # (policies ending close together stay readable)
+    for (_, row), label_y in zip(search.pareto.iterrows(), label_ys):
         ys = [position(lv["key"], row[lv["key"]]) for lv in levers]
         colour = cmap(norm(row[THAW])) if np.isfinite(row[THAW]) else "#888888"  # grey: no thaw in any search seed
         ax.plot(xs, ys, "-o", color=colour, lw=2.2, ms=7)
-        ax.annotate(row["policy"], (xs[-1], ys[-1]), xytext=(8, 0), textcoords="offset points", fontsize=12,
-                    va="center", color=colour)
+        ax.annotate(row["policy"], (xs[-1], ys[-1]), xytext=(xs[-1] + 0.12, label_y), textcoords="data",
+                    fontsize=12, va="center", color=colour,
+                    arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.8, "shrinkA": 0, "shrinkB": 4})
     ax.plot(xs, [position(k, v) for k, v in defaults.items()], "--s", color="black", lw=2, ms=7,
             label="Pakistan's default settings")
     ax.set_xticks(xs, [f"{textwrap.fill(lv['label'], 16)}\n{lv['low']:g} – {lv['high']:g}" for lv in levers],
@@ -509,7 +536,8 @@ def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, d
                          + (f"beaten on both counts by {', '.join(beaten.index)}." if len(beaten)
                             else "no Pareto policy beats it on both counts."))
     shared = [_lever_sentence(search.pareto[lv["key"]], lv, defaults[lv["key"]]) for lv in search.levers]
-    lines.append("- **What the best policies set** (P1 has the fewest deaths, the last the longest thaw): "
+    lines.append("- **What the best policies set** (named by the search's own seeds: P1 has the fewest deaths there, "
+                 "the last the longest thaw): "
                  + "; ".join(shared) + ".")
     moved = []
     for name, row in fresh.iterrows():
@@ -526,10 +554,15 @@ def interpretation(search: Search, chance: pd.DataFrame, robust: pd.DataFrame, d
         best = pol["both_share"].idxmax()
         lines.append(f"- **Fit**: across the uncertain worlds, {best} beats Pakistan's default settings on both "
                      f"counts in {pol.at[best, 'both_share']:.0%} of the worlds; the Pareto policies hold a longer "
-                     f"thaw than the defaults in {pol['longer_thaw_share'].min():.0%}–{pol['longer_thaw_share'].max():.0%} "
-                     f"and cost fewer deaths in {pol['fewer_deaths_share'].min():.0%}–{pol['fewer_deaths_share'].max():.0%} "
-                     "of them.")
+                     f"thaw than the defaults in {_share_span(pol['longer_thaw_share'])} "
+                     f"and cost fewer deaths in {_share_span(pol['fewer_deaths_share'])} of them.")
     return lines
+
+
+def _share_span(shares: pd.Series) -> str:
+    """'73%–93%' of the worlds, or '100%' when every policy has the same share."""
+    low, high = f"{shares.min():.0%}", f"{shares.max():.0%}"
+    return low if low == high else f"{low}–{high}"
 
 
 def write_report(search: Search, settings: dict, chance: pd.DataFrame, robust_frame: pd.DataFrame,

@@ -194,3 +194,16 @@ def test_a_quick_run_never_writes_its_report_into_docs():
 
     assert load_settings(quick=True)["report_dir"] != ROOT / "docs"
     assert load_settings()["report_dir"] == ROOT / "docs"
+
+
+def test_labels_of_close_policies_are_spread_apart_in_their_order():
+    from experiments.policy_search import spread_labels
+
+    ys = np.array([0.50, 0.52, 0.10, 0.51])
+    out = spread_labels(ys, 0.06)
+    gaps = np.diff(np.sort(out))
+    assert (gaps >= 0.06 - 1e-12).all()
+    assert list(np.argsort(out, kind="stable")) == list(np.argsort(ys, kind="stable"))  # order kept
+    assert abs(out.mean() - ys.mean()) < 1e-12  # centred on the points
+    apart = np.array([0.1, 0.5, 0.9])
+    assert np.allclose(spread_labels(apart, 0.06), apart)  # labels already apart stay on their points
