@@ -517,18 +517,26 @@ def metrics_agree(sweep_table, batch_table, param: str) -> bool:
 
 
 def measure_sweeps(s: Settings, work: Path) -> dict[str, Any]:
-    """The grid three ways, ``grid_repeats`` times in turn (so a change of load hits all three); medians."""
+    """The grid three ways, ``grid_repeats`` times in turn (so a change of load hits all three); medians.
+
+    The bare loop brackets the sweep: half of the grid's points (every other one) is timed
+    just before the sweep and the other half just after, so a drift of the machine's
+    speed during the sweep (on a shared VM, 10-15% from minute to minute) hits the
+    sweep and the bare compute it is divided by alike.
+    """
     values = grid_values(s)
     sweeps, batches, bares, agree = [], [], [], True
     for rep in range(s.grid_repeats):
-        note(f"grid sweep through Hydra + joblib, {len(values)} points x {s.grid_seeds} seeds "
-             f"({rep + 1} of {s.grid_repeats})")
+        note(f"the grid's bare loop, every other point, one run after the other ({rep + 1} of {s.grid_repeats})")
+        before = bare_grid_seconds(s, values[::2], s.grid_seeds)
+        note(f"grid sweep through Hydra + joblib, {len(values)} points x {s.grid_seeds} seeds")
         sweeps.append(run_sweep(s, values, s.grid_seeds, work / f"grid{rep}"))
         shutil.rmtree(work / f"grid{rep}", ignore_errors=True)
+        note("the grid's bare loop, the other points")
+        after = bare_grid_seconds(s, values[1::2], s.grid_seeds)
+        bares.append((before[0] + after[0], before[1] + after[1]))
         note("the same grid through mesa.batch_run")
         batches.append(run_batch(s, values, s.grid_seeds))
-        note("the same grid, bare loop, one run after the other")
-        bares.append(bare_grid_seconds(s, values, s.grid_seeds))
         same = metrics_agree(sweeps[-1].pop("table"), batches[-1].pop("table"), s.grid_param)
         agree = agree and same
     sweep, batch = _median_by_wall(sweeps), _median_by_wall(batches)
