@@ -383,29 +383,34 @@ _TYPE_WORDS = {"bool": "true or false", "Integer": "a whole number", "int": "a w
                "float": "a number", "str": "a text", "string": "a text"}
 
 
+def _merge_message(key: str, given_kind: str, kept_kind: str) -> str:
+    given, kept = ("a mapping" if kind == "Dict" else "a list" for kind in (given_kind, kept_kind))
+    example = "[...]" if kept == "a list" else "{...}"
+    return f"{key}: {given} cannot replace {kept}; allowed: {kept} (e.g. {key}={example})"
+
+
+# OmegaConf's first line for a value of the wrong kind -> our one line (key, the groups matched)
+_WRONG_VALUE_MESSAGES = (
+    (r"Value '(.*)' (?:is not a valid|could not be converted to) (\w+)",
+     lambda key, value, kind: f"{key}: {value!r} is not allowed; allowed: {_TYPE_WORDS.get(kind, kind)}"),
+    (r"Invalid value '(.*)', expected one of \[(.*)\]",
+     lambda key, value, choices: f"{key}: {value!r} is not allowed; allowed: {choices}"),
+    (r"Cannot assign (\w+) to (.+)",
+     lambda key, kind, target: f"{key}: a value of type {kind} is not allowed; allowed: {target}"),
+    (r"Cannot convert '(\w+)' to (\w+)",
+     lambda key, kind, to: f"{key}: a value of type {kind} is not allowed; allowed: {_TYPE_WORDS.get(to, to)}"),
+    (r"Cannot merge (\w+)Config with (\w+)Config", _merge_message),
+)
+
+
 def _explain_wrong_value(cause: OmegaConfBaseException) -> str:
     """One line for a value of the wrong kind (``hydra.job.chdir=maybe``, ``scenario.events={}``)."""
     key = cause.full_key
     problem = str(cause).split("\n")[0].strip()
-    wrong = re.match(r"Value '(.*)' (?:is not a valid|could not be converted to) (\w+)", problem)
-    if wrong:
-        allowed = _TYPE_WORDS.get(wrong.group(2), wrong.group(2))
-        return f"{key}: {wrong.group(1)!r} is not allowed; allowed: {allowed}"
-    choice = re.match(r"Invalid value '(.*)', expected one of \[(.*)\]", problem)
-    if choice:
-        return f"{key}: {choice.group(1)!r} is not allowed; allowed: {choice.group(2)}"
-    assign = re.match(r"Cannot assign (\w+) to (.+)", problem)
-    if assign:
-        return f"{key}: a value of type {assign.group(1)} is not allowed; allowed: {assign.group(2)}"
-    convert = re.match(r"Cannot convert '(\w+)' to (\w+)", problem)
-    if convert:
-        allowed = _TYPE_WORDS.get(convert.group(2), convert.group(2))
-        return f"{key}: a value of type {convert.group(1)} is not allowed; allowed: {allowed}"
-    merge = re.match(r"Cannot merge (\w+)Config with (\w+)Config", problem)
-    if merge:
-        given, kept = ("a mapping" if kind == "Dict" else "a list" for kind in merge.groups())
-        example = "[...]" if kept == "a list" else "{...}"
-        return f"{key}: {given} cannot replace {kept}; allowed: {kept} (e.g. {key}={example})"
+    for pattern, message in _WRONG_VALUE_MESSAGES:
+        found = re.match(pattern, problem)
+        if found:
+            return message(key, *found.groups())
     return f"{key}: {problem}"
 
 
