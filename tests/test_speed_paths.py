@@ -8,7 +8,9 @@
 - the refugee counts from one uniform each (sim/model/world.py) follow their definition;
 - the pattern metrics from the collected columns equal those of the frame, and the
   dominant period computed with NumPy equals SciPy's detrend + periodogram;
-- the event log's lines follow the changes the frame records.
+- the event log's lines follow the changes the frame records;
+- ``run()`` (which steps past Mesa's event list when nothing else is scheduled) leaves the
+  model as calling ``step()`` month by month does, and still runs events a user scheduled.
 """
 
 from __future__ import annotations
@@ -33,6 +35,48 @@ from sim.sweeps.points import RunSettings, run_metrics
 def same_numbers(a: dict, b: dict) -> bool:
     """Equal dicts of floats, NaN equal to NaN, keys in the same order."""
     return list(a) == list(b) and all((math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k] for k in a)
+
+
+# ------------------------------------------------------------------------ run() and step()
+def _stepped(scenario: str, seed: int, months: int, before_run: int | None) -> PolicyModel:
+    """A model stepped by ``step()`` to the end (``before_run`` None), or that many steps and then ``run()``."""
+    model = PolicyModel(sim.load_config(scenario, seed, months))
+    if before_run is None:
+        while model.running:
+            model.step()
+    else:
+        for _ in range(before_run):
+            model.step()
+        model.run()
+    return model
+
+
+@pytest.mark.parametrize("scenario, seed, before_run", [("baseline", 0, 0), ("ttp_talks", 5, 7),
+                                                        ("history_2021_2025", 2, 0)])
+def test_run_leaves_the_model_as_stepping_month_by_month_does(scenario, seed, before_run):
+    by_step = _stepped(scenario, seed, 24, None)
+    by_run = _stepped(scenario, seed, 24, before_run)
+    pd.testing.assert_frame_equal(by_run.frame(), by_step.frame())
+    assert by_run.event_log.lines == by_step.event_log.lines
+    assert (by_run.steps, by_run.time, by_run.running) == (by_step.steps, by_step.time, False) == (24, 24, False)
+    schedule, reference = by_run._default_schedule, by_step._default_schedule  # Mesa's step schedule carries on
+    assert (schedule.next_scheduled_time, schedule.execution_count) == (reference.next_scheduled_time, 24)
+    by_run.step()  # a step past the end: refused alike after either
+    by_step.step()
+    assert by_run.steps == by_step.steps == 25 and by_run.frame().equals(by_step.frame())
+
+
+def test_run_still_runs_an_event_a_user_scheduled_on_mesas_event_list():
+    model = PolicyModel(sim.load_config("baseline", 3, 12))
+    seen: list[tuple[float, int]] = []
+
+    def note() -> None:  # (Mesa keeps a weak reference: the function must outlive the call)
+        seen.append((model.time, model.steps))
+
+    model.schedule_event(note, at=5.5)
+    model.run()
+    assert seen == [(5.5, 5)] and model.steps == 12
+    pd.testing.assert_frame_equal(model.frame(), _stepped("baseline", 3, 12, None).frame())
 
 
 # ------------------------------------------------------------------------ the collector
