@@ -43,6 +43,11 @@ ratio is taken within one run, so a change of machine or load moves both sides):
    runs (``--scaling-seeds`` seeds per point): time per month and per run, a straight-
    line fit (fixed + per-run cost), and the peak memory of each sweep (it should stay
    flat: results stream to disk).
+5. **Where a month goes**: the month's cost by stage of the step (``stage_us_per_month``:
+   each stage's functions timed with ``perf_counter`` around every call, in ``--runs``
+   runs with collection; each timer adds about 0.1 µs to its stage), the step's own glue
+   as the rest, against the month the ``run_vs_reference`` target allows
+   (``target_month_us`` = 4 x the reference ÷ 120).
 
 Results go to ``--out`` (``results/benchmark/benchmark.json``, or ``quick.json`` with
 ``--quick``; each run is also kept in ``history/``); an earlier file there is compared
@@ -352,6 +357,68 @@ def _where(filename: str, line: int, func: str) -> str:
     return f"{name}:{line}({func})"
 
 
+# ---------------------------------------------------------------------------- 5. where a month goes
+def _stage_callables() -> list[tuple[str, Any, str]]:
+    """(stage, owner, attribute) of every function a month of the step calls, in the order of the step."""
+    import sim.model.policy_model as policy_model
+    from sim.agents.mediator import Mediator
+    from sim.agents.militant import MilitantGroup
+    from sim.agents.pakistan import Pakistan
+    from sim.agents.taliban import Taliban
+    from sim.model.collector import RowCollector
+    from sim.model.events import Timeline
+    from sim.model.sectarian import SectarianConflict
+    from sim.model.world import WorldState
+    from sim.output.narrative import EventLog
+
+    return [("1 scenario events", Timeline, "apply"), ("2 mediators decide", Mediator, "decide"),
+            ("3 Pakistan decides", Pakistan, "decide"), ("3 Taliban decide", Taliban, "decide"),
+            ("4 militants act (draws and deaths)", MilitantGroup, "act"),
+            ("5 world update", WorldState, "update"), ("5 Taliban absorb", Taliban, "absorb"),
+            ("5 militant strengths and ceasefire", policy_model, "update_flows"),
+            ("5 Kurram clashes", SectarianConflict, "update"),
+            ("6 Pakistan learns", Pakistan, "learn"), ("6 Taliban learn", Taliban, "learn"),
+            ("6 collection (table row)", RowCollector, "collect"), ("6 event log", EventLog, "record")]
+
+
+def measure_stages(s: Settings, reference_ms: float) -> dict[str, Any]:
+    """Microseconds a month by stage of the step (runs with collection), the glue as the rest."""
+    spent: dict[str, float] = {}
+    clock = time.perf_counter
+
+    def timer(stage: str, fn):
+        @functools.wraps(fn)
+        def timed_call(*args, **kwargs):
+            start = clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[stage] = spent.get(stage, 0.0) + clock() - start
+        return timed_call
+
+    config = load_config(s.scenario, 0, s.months)
+    configs = [with_seed(config, i) for i in range(s.runs)]
+    PolicyModel(configs[0]).run()  # warm-up, untimed
+    originals = [(owner, name, getattr(owner, name)) for _stage, owner, name in _stage_callables()]
+    try:
+        for (stage, owner, name), (_o, _n, fn) in zip(_stage_callables(), originals):
+            setattr(owner, name, timer(stage, fn))
+        models = [PolicyModel(c) for c in configs]  # built outside the clock: the months alone are timed
+        start = clock()
+        for model in models:
+            model.run()
+        total = clock() - start
+    finally:
+        for owner, name, fn in originals:
+            setattr(owner, name, fn)
+    months = s.runs * s.months
+    stages = {stage: 1e6 * spent.get(stage, 0.0) / months for stage, _o, _n in _stage_callables()}
+    stages["the step's glue (the rest)"] = 1e6 * total / months - sum(stages.values())
+    return {"stage_us_per_month": stages, "month_us": 1e6 * total / months,
+            # the reference is 120 months' draws: the month a run may cost under the run_vs_reference target
+            "target_month_us": 1e3 * TARGETS["run_vs_reference"][0] * reference_ms / 120}
+
+
 # ---------------------------------------------------------------------------- 0. API and reference
 def measure_api(s: Settings) -> dict[str, Any]:
     """``sim.run`` against the model run it wraps, in turn (so a change of load hits both); medians."""
@@ -619,7 +686,8 @@ TARGETS = {  # figure: (limit, meaning); each checked as figure <= limit, or >= 
 FIGURES = ("date", "machine", "settings", "load_before", "load_after", "run_ms", "bare_run_ms", "stepping_ms",
            "collection_ms", "frame_ms", "write_ms", "figure_ms", "metrics_ms", "sweep_run_ms", "api_run_ms",
            "api_model_run_ms", "api_vs_model", "reference_ms", "run_vs_reference", "bare_vs_reference", "profile_run_ms",
-           "profile_top", "profile_write_ms", "profile_write_top", "months_scaling", "months_fit", "sweep",
+           "profile_top", "profile_write_ms", "profile_write_top", "stage_us_per_month", "month_us",
+           "target_month_us", "months_scaling", "months_fit", "sweep",
            "batch_run", "bare_grid_compute_s", "bare_grid_cpu_s", "bare_grid_ideal_wall_s", "sweep_vs_batch_run",
            "sweep_vs_bare", "batch_run_vs_bare", "sweep_cpu_vs_bare", "batch_run_cpu_vs_bare", "metrics_agree",
            "sweep_scaling", "sweep_fit", "memory_growth", "targets")
@@ -681,6 +749,9 @@ def report_lines(r: dict[str, Any], previous: dict[str, Any] | None) -> list[str
         lines.append(f"  top costs of {title} (self time per run, cProfile):")
         lines += [f"    {p['self_ms_per_run']:6.3f} ms  {100 * p['self_share']:4.1f}%  {p['function']}"
                   for p in r[key][:8]]
+    lines.append(f"  a month with collection {r['month_us']:.1f} us (the run_vs_reference target allows "
+                 f"{r['target_month_us']:.1f} us), by stage:")
+    lines += [f"    {us:6.1f} us  {stage}" for stage, us in r["stage_us_per_month"].items()]
     for name, (limit, kind, meaning) in TARGETS.items():
         value = r.get(name, float("nan"))
         ok = value <= limit if kind == "max" else value >= limit
@@ -712,6 +783,8 @@ def run_benchmark(s: Settings, quick: bool) -> dict[str, Any]:
     result.update(measure_reference(s, result["run_ms"], result["bare_run_ms"]))
     note(f"profile of {s.profile_runs} runs")
     result.update(profile_run(s))
+    note(f"the month by stage of the step, {s.runs} runs")
+    result.update(measure_stages(s, result["reference_ms"]))
     note(f"run lengths {s.scaling_months}")
     result.update(measure_months(s))
     work = Path(tempfile.mkdtemp(prefix="benchmark_"))

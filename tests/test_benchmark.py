@@ -56,6 +56,15 @@ def test_every_figure_is_in_the_results_file(result):
     assert result["sweep"]["runs"] == result["batch_run"]["runs"] == 2 * 2
 
 
+def test_the_month_by_stage_adds_up_to_the_month(result):
+    stages = result["stage_us_per_month"]
+    assert len(stages) >= 10 and all(_is_number(us) for us in stages.values())
+    timed = {k: v for k, v in stages.items() if "glue" not in k}
+    assert all(us >= 0 for us in timed.values()) and stages["4 militants act (draws and deaths)"] > 0
+    assert math.isclose(sum(stages.values()), result["month_us"], rel_tol=1e-9)
+    assert result["target_month_us"] == pytest.approx(4 * result["reference_ms"] * 1e3 / 120)
+
+
 def test_both_sweep_paths_compute_the_same_metrics(result):
     assert result["metrics_agree"] is True
 
