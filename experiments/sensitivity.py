@@ -752,7 +752,7 @@ def _labels(settings: Settings) -> list[str]:
 
 
 def _metric_title(metric: str) -> tuple[str, str]:
-    from sim.sweeps.aggregate import METRIC_INFO
+    from sim.sweeps.figures import METRIC_INFO
 
     return METRIC_INFO.get(metric, (metric, ""))
 

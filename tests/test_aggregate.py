@@ -12,18 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.sweeps.aggregate import (
-    TABLE_NAME,
-    Axis,
-    _yaml_comment,
-    aggregate,
-    aggregate_folder,
-    choose_axes,
-    grid,
-    load_table,
-    main,
-    plot_metric,
-)
+from sim.sweeps.aggregate import TABLE_NAME, aggregate, aggregate_folder, load_table, main
+from sim.sweeps.figures import Axis, _yaml_comment, choose_axes, grid, plot_metric
 from sim.sweeps.design import Block, Design, write_design
 from sim.analysis.metrics import METRIC_NAMES
 
