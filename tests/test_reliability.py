@@ -308,7 +308,7 @@ def test_cli_runs_a_scenario_from_config_dir(user_configs, tmp_path):
 
 # ------------------------------------------------- 9. every branch checked with its schema
 @pytest.mark.parametrize(("overrides", "expected"), [
-    (["metrics.thaw_min_months=-3"], "metrics.thaw_min_months: -3 is out of range; allowed value >= 1"),
+    (["metrics.thaw_min_months=-3"], "metrics.thaw_min_months: -3 is out of range; allowed 1 <= value <= 1200"),
     ({"metrics.step_eps": "small"}, "metrics.step_eps: expected a number, got 'small'"),
     (["+metrics.foo=1"], "metrics.foo: unknown parameter"),
     (["+sweep.foo=1"], "sweep.foo: unknown parameter"),

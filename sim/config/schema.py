@@ -38,17 +38,37 @@ def unit() -> Any:
     return bounded(0.0, 1.0)
 
 
-def nonneg() -> Any:
-    return bounded(0.0, None)
-
-
 def signed() -> Any:
     """An index in [-1, 1] (relations)."""
     return bounded(-1.0, 1.0)
 
 
-# --------------------------------------------------------------------------- agents
+# ------------------------------------------------------------------- upper bounds
+# Every number has both ends, so a slip (pakistan.w_violence=1e12, or 13000 typed for a
+# ratio of 1.3) stops a run before it starts instead of running silently and meaninglessly,
+# and a reader of configs/ sees what is sensible. The bounds are generous: 10-100x beyond
+# any value the project uses (configs/, the calibration boxes, the sensitivity ranges, the
+# named sweeps and policy search, every scenario and its events, the calibrated draws;
+# tests/test_parameter_ranges.py checks them). Values that are open above for a real reason
+# (an index or a seed) are bounded by what a 64-bit whole number holds.
 MAX_FIGHTERS = 1_000_000.0  # a group's fighters (strength, room to grow, an event's strength): 100x any estimate
+MAX_MONTHS = 1200  # a run's longest length (months): 100 years; every length, delay and window in months
+MAX_UTILITY = 50.0  # a utility weight, switch cost, reward or inducement (utility units): with the default choice
+# precision (3) a gap of 2 already makes a 400:1 choice; 15x the largest value used (3.0, the top of the
+# calibration box of pakistan.reward_violence_level)
+MAX_PRESSURE_RATIO = 10_000.0  # domestic pressure / tolerance that triggers a closure or strikes (ratio): the
+# history replay sets 1,000 for "never of its own choosing" (10x that); the policy search spans 1-3
+MAX_GRIEVANCE = 100.0  # grievance units (what one event adds; the half-saturation scale): 30x the largest value
+# used (taliban.grievance_scale 3); the grievance level saturates long before
+MAX_RELATIONS_STEP = 2.0  # a change of relations (relations units, per month or per event): the full width of
+# the -1..1 scale, so a larger step moves relations no further; 10x the largest value used (strike_loss 0.2)
+MAX_FACTOR = 100.0  # a multiplier or elasticity (x): 30-100x beyond any value used (3 in a named sweep)
+MAX_USD_MILLION = 10_000.0  # trade or revenue (USD million/month): 10 bn a month, about a third of Pakistan's
+# GDP; 55x the largest value used (Taliban revenue, 180)
+MAX_INDEX = 2**63 - 1  # an index or count as large as a sweep is (nothing else bounds it): what 64 bits hold
+
+
+# --------------------------------------------------------------------------- agents
 @dataclass(kw_only=True)
 class PakistanParams:
     initial_stance: Literal["engage", "pressure"]
@@ -60,24 +80,24 @@ class PakistanParams:
     choice_precision: float = bounded(0.0, 100.0)
     learning_rate: float = unit()
     attraction_decay: float = unit()
-    w_violence: float = nonneg()
-    w_trust: float = nonneg()
-    w_mediation: float = nonneg()
-    w_india_fear: float = nonneg()
-    w_military: float = nonneg()
-    w_economy: float = nonneg()
-    w_reciprocity: float = nonneg()
-    switch_cost: float = nonneg()
-    reward_violence_level: float = nonneg()
-    reward_violence_trend: float = nonneg()
-    reward_trade: float = nonneg()
-    reward_relations: float = nonneg()
+    w_violence: float = bounded(0.0, MAX_UTILITY)
+    w_trust: float = bounded(0.0, MAX_UTILITY)
+    w_mediation: float = bounded(0.0, MAX_UTILITY)
+    w_india_fear: float = bounded(0.0, MAX_UTILITY)
+    w_military: float = bounded(0.0, MAX_UTILITY)
+    w_economy: float = bounded(0.0, MAX_UTILITY)
+    w_reciprocity: float = bounded(0.0, MAX_UTILITY)
+    switch_cost: float = bounded(0.0, MAX_UTILITY)
+    reward_violence_level: float = bounded(0.0, MAX_UTILITY)
+    reward_violence_trend: float = bounded(0.0, MAX_UTILITY)
+    reward_trade: float = bounded(0.0, MAX_UTILITY)
+    reward_relations: float = bounded(0.0, MAX_UTILITY)
     connectivity_mediation_min: float = unit()
     ttp_talks_prob: float = unit()
-    closure_pressure_ratio: float = nonneg()
-    repatriation_after_months: int = bounded(0, 1200)
+    closure_pressure_ratio: float = bounded(0.0, MAX_PRESSURE_RATIO)
+    repatriation_after_months: int = bounded(0, MAX_MONTHS)
     un_accusation_prob: float = unit()
-    strike_pressure_ratio: float = nonneg()
+    strike_pressure_ratio: float = bounded(0.0, MAX_PRESSURE_RATIO)
     strike_prob: float = unit()
     ct_ops_engage: float = unit()
     ct_ops_pressure: float = unit()
@@ -88,31 +108,31 @@ class TalibanParams:
     initial_stance: Literal["engage", "pressure"]
     cohesion: float = unit()
     ttp_sanctuary: float = unit()
-    legitimacy_motive: float = nonneg()
+    legitimacy_motive: float = bounded(0.0, MAX_UTILITY)
     choice_precision: float = bounded(0.0, 100.0)
     learning_rate: float = unit()
     attraction_decay: float = unit()
-    w_grievance: float = nonneg()
-    w_revenue: float = nonneg()
-    w_mediation: float = nonneg()
-    w_reciprocity: float = nonneg()
-    w_iskp_fear: float = nonneg()
-    switch_cost: float = nonneg()
-    reward_revenue: float = nonneg()
-    reward_grievance: float = nonneg()
-    reward_relations: float = nonneg()
+    w_grievance: float = bounded(0.0, MAX_UTILITY)
+    w_revenue: float = bounded(0.0, MAX_UTILITY)
+    w_mediation: float = bounded(0.0, MAX_UTILITY)
+    w_reciprocity: float = bounded(0.0, MAX_UTILITY)
+    w_iskp_fear: float = bounded(0.0, MAX_UTILITY)
+    switch_cost: float = bounded(0.0, MAX_UTILITY)
+    reward_revenue: float = bounded(0.0, MAX_UTILITY)
+    reward_grievance: float = bounded(0.0, MAX_UTILITY)
+    reward_relations: float = bounded(0.0, MAX_UTILITY)
     restraint_engage: float = unit()
     restraint_pressure: float = unit()
     strike_restraint_boost: float = unit()
     strike_restraint_memory: float = unit()
     crackdown_threshold: float = unit()
     grievance_memory: float = unit()
-    grievance_per_100k_forced: float = nonneg()
-    grievance_per_strike: float = nonneg()
-    grievance_per_closed_month: float = nonneg()
-    grievance_per_accusation: float = nonneg()
-    grievance_scale: float = bounded(1e-9, None)
-    retaliation_grievance: float = nonneg()
+    grievance_per_100k_forced: float = bounded(0.0, MAX_GRIEVANCE)
+    grievance_per_strike: float = bounded(0.0, MAX_GRIEVANCE)
+    grievance_per_closed_month: float = bounded(0.0, MAX_GRIEVANCE)
+    grievance_per_accusation: float = bounded(0.0, MAX_GRIEVANCE)
+    grievance_scale: float = bounded(1e-9, MAX_GRIEVANCE)
+    retaliation_grievance: float = unit()  # a grievance level, which lies in [0, 1): 1 = never from grievance alone
     diversification_rate: float = unit()
     diversification_decay: float = unit()
     diversification_max: float = unit()
@@ -133,12 +153,12 @@ class MilitantGroupParams:
     sanctuary_floor: float = unit()
     restraint_sensitivity: float = unit()
     ct_sensitivity: float = unit()
-    spoiler: float = bounded(0.0, 100.0)
-    spoiler_china: float = bounded(0.0, 100.0)
-    revenge: float = bounded(0.0, 100.0)
+    spoiler: float = bounded(0.0, MAX_FACTOR)
+    spoiler_china: float = bounded(0.0, MAX_FACTOR)
+    revenge: float = bounded(0.0, MAX_FACTOR)
     revenge_memory: float = unit()
-    grievance_boost: float = bounded(0.0, 100.0)
-    nexus: float = bounded(0.0, 100.0)
+    grievance_boost: float = bounded(0.0, MAX_FACTOR)
+    nexus: float = bounded(0.0, MAX_FACTOR)
     ceasefire_factor: float = unit()
     deaths_per_attack_median: float = bounded(0.0, 1000.0)
     deaths_per_attack_sigma: float = bounded(0.0, 5.0)
@@ -156,10 +176,10 @@ class MilitantGroupParams:
     funding: float = unit()
     recruitment_pool: float = unit()
     local_grievance_memory: float = unit()
-    local_grievance_per_repression: float = nonneg()
-    local_grievance_per_cpec: float = nonneg()
-    local_grievance_scale: float = bounded(1e-9, None)
-    local_grievance_boost: float = bounded(0.0, 100.0)
+    local_grievance_per_repression: float = bounded(0.0, MAX_GRIEVANCE)
+    local_grievance_per_cpec: float = bounded(0.0, MAX_GRIEVANCE)
+    local_grievance_scale: float = bounded(1e-9, MAX_GRIEVANCE)
+    local_grievance_boost: float = bounded(0.0, MAX_FACTOR)
 
 
 @dataclass(kw_only=True)
@@ -174,7 +194,7 @@ class MilitantRoles:
 class MilitantsConfig:
     groups: dict[str, MilitantGroupParams]
     roles: MilitantRoles
-    spoiler_scale: float = bounded(0.0, 100.0)
+    spoiler_scale: float = bounded(0.0, MAX_FACTOR)
     defection_ceasefire: float = unit()
     defection_crackdown: float = unit()
     defection_talks_rejection: float = unit()
@@ -193,16 +213,17 @@ class MediatorParams:
     strength: float = unit()
     relations_threshold: float = signed()
     cpec_exposure: float = unit()
-    urgency_per_cpec_attack: float = nonneg()
+    # urgency units per attack: 100x the configured 0.1; an urgency of 1 already makes mediation near certain
+    urgency_per_cpec_attack: float = bounded(0.0, 10.0)
     urgency_memory: float = unit()
-    inducement: float = nonneg()
+    inducement: float = bounded(0.0, MAX_UTILITY)
     talks_cost_reduction: float = unit()
 
 
 @dataclass(kw_only=True)
 class MediatorsConfig:
     parties: dict[str, MediatorParams]
-    strength_scale: float = nonneg()
+    strength_scale: float = bounded(0.0, MAX_FACTOR)
 
 
 # ---------------------------------------------------------------------- world state
@@ -210,16 +231,16 @@ class MediatorsConfig:
 class RelationsParams:
     initial: float = signed()
     trust_initial: float = unit()
-    engage_gain: float = nonneg()
-    pressure_loss: float = nonneg()
-    strike_loss: float = nonneg()
-    accusation_loss: float = nonneg()
-    closure_loss: float = nonneg()
-    violence_loss: float = nonneg()
-    mediation_gain: float = nonneg()
-    border_battle_loss: float = nonneg()
-    closure_escalation_months: float = bounded(1e-9, None)
-    fighting_quiet_months: int = bounded(0, 1200)
+    engage_gain: float = bounded(0.0, MAX_RELATIONS_STEP)
+    pressure_loss: float = bounded(0.0, MAX_RELATIONS_STEP)
+    strike_loss: float = bounded(0.0, MAX_RELATIONS_STEP)
+    accusation_loss: float = bounded(0.0, MAX_RELATIONS_STEP)
+    closure_loss: float = bounded(0.0, MAX_RELATIONS_STEP)
+    violence_loss: float = bounded(0.0, MAX_RELATIONS_STEP)
+    mediation_gain: float = bounded(0.0, MAX_RELATIONS_STEP)
+    border_battle_loss: float = bounded(0.0, MAX_RELATIONS_STEP)
+    closure_escalation_months: float = bounded(1e-9, MAX_MONTHS)
+    fighting_quiet_months: int = bounded(0, MAX_MONTHS)
     collapse_threshold: float = signed()
     collapse_recovery_factor: float = unit()
     collapse_memory: float = unit()
@@ -227,34 +248,36 @@ class RelationsParams:
     trust_recovery_rate: float = unit()
     trust_loss_rate: float = unit()
     trust_mediation_multiplier: float = bounded(1.0, 100.0)
-    trust_attack_reference: float = bounded(1e-9, None)
+    # attacks/month: the configured cap on a group's attacks in a month (militants.max_attacks_per_month);
+    # 400x the value used
+    trust_attack_reference: float = bounded(1e-9, 10_000.0)
     unannounced_restraint_credit: float = unit()
     engagement_memory: float = unit()
     upgrade_threshold: float = signed()
-    upgrade_months: int = bounded(1, 1200)
+    upgrade_months: int = bounded(1, MAX_MONTHS)
     downgrade_threshold: float = signed()
     initial_diplomatic_level: int = bounded(0, 1)
 
 
 @dataclass(kw_only=True)
 class TradeParams:
-    base: float = nonneg()
+    base: float = bounded(0.0, MAX_USD_MILLION)
     factor_restricted: float = unit()
     factor_closed: float = unit()
     facilitation_boost: float = bounded(0.0, 10.0)
     transit_fee: float = unit()
-    fee_elasticity: float = nonneg()
+    fee_elasticity: float = bounded(0.0, MAX_FACTOR)
     adjustment: float = unit()
     diversion_share: float = unit()
     retaliation_closure_prob: float = unit()
-    iran_base: float = nonneg()
+    iran_base: float = bounded(0.0, MAX_USD_MILLION)
     iran_share_of_rerouted: float = unit()
     reroute_immediate: float = unit()
 
 
 @dataclass(kw_only=True)
 class RevenueParams:
-    base: float = nonneg()
+    base: float = bounded(0.0, MAX_USD_MILLION)
     customs_share: float = unit()
     pakistan_route_share: float = unit()
     reroute_base: float = unit()
@@ -266,7 +289,7 @@ class RefugeeParams:
     documented: int = bounded(0, 100_000_000)
     undocumented: int = bounded(0, 100_000_000)
     arrivals_per_month: float = bounded(0.0, 1_000_000.0)
-    arrivals_hostility_boost: float = bounded(0.0, 100.0)
+    arrivals_hostility_boost: float = bounded(0.0, MAX_FACTOR)
     voluntary_return_rate: float = unit()
     voluntary_return_fear_rate: float = unit()
     forced_return_rate: float = unit()
@@ -320,7 +343,7 @@ class EventSpec:
     target: str
     value: Any
     op: Literal["set", "add", "multiply"] = "set"
-    months: int = bounded(0, 1200, default=0)
+    months: int = bounded(0, MAX_MONTHS, default=0)
     note: str = ""
 
 
@@ -329,7 +352,7 @@ class ScenarioConfig:
     name: str
     description: str
     start_date: str
-    months: int = bounded(1, 1200)
+    months: int = bounded(1, MAX_MONTHS)
     events: list[EventSpec] = field(default_factory=list)
 
 
@@ -345,13 +368,13 @@ class OutputConfig:
 class MetricsConfig:
     """Thresholds of the pattern metrics (configs/metrics/default.yaml; sim/analysis/metrics.py)."""
 
-    step_eps: float = nonneg()
-    thaw_min_months: int = bounded(1, None)
-    reversal_window_months: int = bounded(0, None)
-    max_lag_months: int = bounded(0, None)
-    xcorr_min_pairs: int = bounded(2, None)
-    period_min_months: int = bounded(2, None)
-    period_min_range: float = nonneg()
+    step_eps: float = bounded(0.0, MAX_RELATIONS_STEP)
+    thaw_min_months: int = bounded(1, MAX_MONTHS)
+    reversal_window_months: int = bounded(0, MAX_MONTHS)
+    max_lag_months: int = bounded(0, MAX_MONTHS)
+    xcorr_min_pairs: int = bounded(2, MAX_MONTHS)
+    period_min_months: int = bounded(2, MAX_MONTHS)
+    period_min_range: float = bounded(0.0, MAX_RELATIONS_STEP)
 
 
 @dataclass(kw_only=True)
@@ -395,15 +418,17 @@ class SweepSettings:
     keep_runs: bool
     progress: bool
     fail_on_seed: int | None = bounded(0, 2**63 - 1, default=None)
-    exit_in_job: int | None = bounded(0, None, default=None)
+    exit_in_job: int | None = bounded(0, MAX_INDEX, default=None)
     collect: Literal["metrics", "full"] = "metrics"
     design: str | None = None   # a design file of points (Parquet or CSV), given as +sweep.design=PATH
     objectives: list[str] | None = None  # a search's objectives: metric names, "-" = minimised (sim/sweeps/objective.py)
-    points_per_job: int | None = bounded(1, None, default=None)  # points a batched job runs; None = automatic
+    points_per_job: int | None = bounded(1, MAX_INDEX, default=None)  # points a batched job runs; None = automatic
     code_version: str = "auto"  # part of a point's identity: auto = hash of the model's sources (sim/sweeps/identity.py)
-    stale_claim_minutes: float = bounded(0.1, None, default=30.0)  # another host's claim on a point, untouched this long, is stale
+    # another host's claim on a point, untouched this long, is stale (minutes; at most 30 days: a live owner
+    # touches its claim after every run)
+    stale_claim_minutes: float = bounded(0.1, 43_200.0, default=30.0)
     invocation: str | None = None  # set by the batched sweeper (sim/sweeps/sweeper.py): its design record
-    batch: int | None = bounded(0, None, default=None)  # set by the batched sweeper: which batch of points a job runs
+    batch: int | None = bounded(0, MAX_INDEX, default=None)  # set by the batched sweeper: which batch a job runs
 
     def __post_init__(self) -> None:
         # An empty text would pin every point's identity to "" and let results of other code in.
@@ -414,7 +439,7 @@ class SweepSettings:
 @dataclass(kw_only=True)
 class Config:
     seed: int = bounded(0, 2**63 - 1)
-    months: int | None = bounded(1, 1200)
+    months: int | None = bounded(1, MAX_MONTHS)
     start: Literal["today", "stylized"] = "today"  # where a forward run starts (sim/config/start.py)
     params_draw: Any = "auto"  # auto | best | a set index of the calibrated ensemble (checked in sim/config/start.py)
     scenario: ScenarioConfig = None  # type: ignore[assignment]
