@@ -155,13 +155,33 @@ def _outside_a_running_app():
 
 
 def _hydra_compose(lines: list[str], return_hydra_config: bool = False) -> DictConfig:
-    """A fresh Hydra composition of ``configs/`` (and the user's folders) with these override lines."""
+    """A Hydra composition of ``configs/`` (and the user's folders) with these override lines.
+
+    The caller's own object: composed afresh, or read back from the disk cache when this
+    composition was made before, by any process, from the same files (``cache.composed``).
+    """
+    if _EXTRA_DIRS and not any(line.startswith("hydra.searchpath=") for line in lines):
+        lines = [f"hydra.searchpath=[{','.join(_quote(f'file://{d}') for d in _EXTRA_DIRS)}]", *lines]
+    return cache.composed(_disk_key(lines, return_hydra_config),
+                          lambda: _compose_afresh(lines, return_hydra_config))
+
+
+def _disk_key(lines: list[str], return_hydra_config: bool) -> str:
+    """Everything a composition reads: the lines, the config files' contents, the folder it runs in
+    (Hydra records it; a relative search path is read from it) and the libraries (``cache.environment``)."""
+    dirs = config_dirs()
+    state = _fingerprint(dirs)
+    files = tuple(sorted(os.path.join(folder, name) for folder, name, _, _ in state))
+    return "\n".join([cache.environment(), f"cwd {os.getcwd()}", f"folders {[str(d) for d in dirs]}",
+                      f"configs {cache.content_digest(files, tuple(sorted(state)))}",
+                      f"hydra settings {return_hydra_config}", f"lines {lines!r}"])
+
+
+def _compose_afresh(lines: list[str], return_hydra_config: bool) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
 
-    if _EXTRA_DIRS and not any(line.startswith("hydra.searchpath=") for line in lines):
-        lines = [f"hydra.searchpath=[{','.join(_quote(f'file://{d}') for d in _EXTRA_DIRS)}]", *lines]
     try:
         with cache.LOCK, _outside_a_running_app(), initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
             return hydra_compose(config_name="config", overrides=lines, return_hydra_config=return_hydra_config)

@@ -1,0 +1,223 @@
+"""Compositions kept between processes (issue 13, a sweep's start-up): ``sim.config.cache.composed``.
+
+A process that finds a composition on disk must get exactly what composing afresh
+gives (configs, hydra settings, frames, error messages); an edited config file must
+never be answered from an older entry, even one edited without changing its time or
+size; a damaged entry or a folder that cannot be written is never an error. Each test
+here uses its own cache folder, and forgets the process's own caches to act as a new
+process would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+import sim
+from sim.config import ConfigError, cache, compose, load_config
+from sim.config.loading import add_config_dir, compose_with_hydra_settings, remove_config_dir
+from sim.sweeps.table import load_table
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = [  # (scenario, overrides): group choices, values, events, an added key, a deletion
+    ("baseline", None),
+    ("pressure_first", {"pakistan.tolerance": 55}),
+    (None, ["scenario=china_mediation", "mediators.parties.china.strength=0.9"]),
+    ("history_2021_2025", {"history.mode": "free"}),
+    ("baseline", ["+scenario.events=[{date: '+2', target: pakistan.strikes, value: true, months: 1}]"]),
+    ("baseline", ["~scenario.events"]),
+]
+
+
+def _as_new_process() -> None:
+    """Forget what this process keeps in memory, so the next composition reads the disk (or composes)."""
+    cache.clear()
+    cache.content_digest.cache_clear()
+
+
+@pytest.fixture
+def disk(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "compositions"
+    monkeypatch.setenv(cache.DISK_ENV, str(folder))
+    _as_new_process()
+    yield folder
+    _as_new_process()
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.pickle")) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_a_composition_read_from_disk_equals_one_composed_afresh(disk, monkeypatch, case):
+    scenario, overrides = case
+    monkeypatch.setenv(cache.DISK_ENV, "off")
+    _as_new_process()
+    fresh_raw = OmegaConf.to_container(compose(scenario, 3, 24, overrides), resolve=False)
+    fresh = load_config(scenario, 3, 24, overrides)
+    monkeypatch.setenv(cache.DISK_ENV, str(disk))
+    _as_new_process()
+    load_config(scenario, 3, 24, overrides)  # writes the entries
+    assert _entries(disk)
+    _as_new_process()
+    hits = cache.disk_stats["hits"]
+    assert load_config(scenario, 3, 24, overrides) == fresh
+    assert OmegaConf.to_container(compose(scenario, 3, 24, overrides), resolve=False) == fresh_raw
+    assert cache.disk_stats["hits"] > hits, "the second process-like load did not read the disk"
+
+
+def test_hydra_settings_read_from_disk_equal_fresh_ones_and_keep_their_types(disk, monkeypatch):
+    lines = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweep.dir=/tmp/somewhere"]
+    monkeypatch.setenv(cache.DISK_ENV, "off")
+    fresh = compose_with_hydra_settings(lines)
+    monkeypatch.setenv(cache.DISK_ENV, str(disk))
+    compose_with_hydra_settings(lines)
+    hits = cache.disk_stats["hits"]
+    cached = compose_with_hydra_settings(lines)
+    assert cache.disk_stats["hits"] == hits + 1
+    assert OmegaConf.to_yaml(cached) == OmegaConf.to_yaml(fresh)
+    assert OmegaConf.is_struct(cached) and OmegaConf.get_type(cached.hydra) is OmegaConf.get_type(fresh.hydra)
+    with pytest.raises(Exception, match="not a valid bool"):  # Hydra's typed schema, as after a fresh composition
+        cached.hydra.job.chdir = "maybe"
+    cached.hydra.launcher.n_jobs = 7  # the caller's own copy: the next reader is not affected
+    assert compose_with_hydra_settings(lines).hydra.launcher.n_jobs == 2
+
+
+def test_frames_are_identical_with_and_without_the_disk_cache(disk, monkeypatch):
+    monkeypatch.setenv(cache.DISK_ENV, "off")
+    _as_new_process()
+    without = sim.run(scenario="pressure_first", seed=4, months=24, overrides={"taliban.cohesion": 0.4})
+    monkeypatch.setenv(cache.DISK_ENV, str(disk))
+    _as_new_process()
+    sim.run(scenario="pressure_first", seed=4, months=24, overrides={"taliban.cohesion": 0.4})
+    _as_new_process()
+    hits = cache.disk_stats["hits"]
+    cached = sim.run(scenario="pressure_first", seed=4, months=24, overrides={"taliban.cohesion": 0.4})
+    assert cache.disk_stats["hits"] > hits
+    pd.testing.assert_frame_equal(cached, without)
+
+
+@pytest.fixture
+def user_folder(tmp_path):
+    folder = tmp_path / "mine"
+    (folder / "scenario").mkdir(parents=True)
+    add_config_dir(folder)
+    yield folder
+    remove_config_dir(folder)
+
+
+def _write_scenario(folder: Path, tolerance: str) -> Path:
+    path = folder / "scenario" / "mine.yaml"
+    path.write_text(f"# @package _global_\ndefaults:\n  - baseline\n  - _self_\n\nscenario:\n  name: mine\n"
+                    f"pakistan:\n  tolerance: {tolerance}\n")
+    return path
+
+
+def test_an_edited_config_file_is_composed_again(disk, user_folder):
+    _write_scenario(user_folder, "41.0")
+    assert load_config("mine").pakistan.tolerance == 41.0
+    _write_scenario(user_folder, "52.25")  # (another size: a new key in this process too)
+    assert load_config("mine").pakistan.tolerance == 52.25
+    _as_new_process()
+    assert load_config("mine").pakistan.tolerance == 52.25
+
+
+def test_an_edit_that_keeps_the_file_s_time_and_size_is_still_seen_by_a_new_process(disk, user_folder):
+    path = _write_scenario(user_folder, "41.0")
+    assert load_config("mine").pakistan.tolerance == 41.0
+    before = path.stat()
+    _write_scenario(user_folder, "47.0")  # same length
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    _as_new_process()
+    assert load_config("mine").pakistan.tolerance == 47.0  # the entry is keyed on the file's content
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a pickle at all", b"\x80\x05garbage"], ids=["empty", "text", "truncated"])
+def test_a_damaged_entry_is_ignored_and_written_again(disk, damage):
+    expected = load_config("pressure_first", overrides={"pakistan.tolerance": 33})
+    entries = _entries(disk)
+    assert entries
+    for entry in entries:
+        entry.write_bytes(damage)
+    _as_new_process()
+    unreadable = cache.disk_stats["unreadable"]
+    assert load_config("pressure_first", overrides={"pakistan.tolerance": 33}) == expected
+    assert cache.disk_stats["unreadable"] > unreadable
+    _as_new_process()
+    hits = cache.disk_stats["hits"]
+    assert load_config("pressure_first", overrides={"pakistan.tolerance": 33}) == expected
+    assert cache.disk_stats["hits"] > hits, "the damaged entry was not written again"
+
+
+def test_an_entry_for_another_key_under_the_same_name_is_not_used(disk):
+    load_config("baseline")
+    entry = _entries(disk)[0]
+    cfg = compose("pressure_first")
+    import pickle
+
+    entry.write_bytes(pickle.dumps(("some other key", cfg)))
+    _as_new_process()
+    assert load_config("baseline").scenario.name == "baseline"
+
+
+def test_a_folder_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(cache.DISK_ENV, str(blocker / "compositions"))
+    _as_new_process()
+    try:
+        assert load_config("baseline", overrides={"pakistan.tolerance": 61}).pakistan.tolerance == 61
+    finally:
+        _as_new_process()
+
+
+def test_errors_are_the_same_and_nothing_is_stored_for_them(disk, monkeypatch):
+    bad = [["scenario=nope"], ["pakistan.tolerence=3"], ["+hydra.job.nope=1"], ["~scenario.nothing_here"]]
+    monkeypatch.setenv(cache.DISK_ENV, "off")
+    expected = []
+    for lines in bad:
+        with pytest.raises(ConfigError) as exc:
+            load_config(overrides=lines)
+        expected.append(str(exc.value))
+    monkeypatch.setenv(cache.DISK_ENV, str(disk))
+    for _ in range(2):
+        _as_new_process()
+        for lines, message in zip(bad, expected):
+            with pytest.raises(ConfigError) as exc:
+                load_config(overrides=lines)
+            assert str(exc.value) == message
+    assert not _entries(disk) or all(cache._read(p, 'x') is None for p in _entries(disk))
+
+
+def test_the_default_folder_is_the_user_s_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv(cache.DISK_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.disk_folder() == tmp_path / "pakaf-sim" / "compositions"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache.disk_folder() == Path.home() / ".cache" / "pakaf-sim" / "compositions"
+    monkeypatch.setenv(cache.DISK_ENV, "OFF")
+    assert cache.disk_folder() is None
+
+
+@pytest.mark.slow  # three sweeps in subprocesses
+def test_a_sweep_gives_the_same_table_with_and_without_the_disk_cache(tmp_path):
+    folder = tmp_path / "compositions"
+    tables = []
+    for setting in ("off", str(folder), str(folder)):  # off, then the first sweep writes, the second reads
+        out = tmp_path / f"sweep{len(tables)}"
+        subprocess.run([sys.executable, "-m", "sim", "-m", "pakistan.tolerance=30.0,70.0", "sweep.replicates=2",
+                        "months=12", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={out}"],
+                       cwd=ROOT, env={**os.environ, cache.DISK_ENV: setting}, check=True, capture_output=True)
+        tables.append(load_table(out))
+        if setting == "off":
+            assert not _entries(folder)
+    assert _entries(folder), "the sweep kept no composition"
+    for other in tables[1:]:
+        pd.testing.assert_frame_equal(other, tables[0])
