@@ -76,7 +76,8 @@ class Axis:
 def describe_parameter(key: str) -> Axis:
     """Label and unit of a parameter from the comment beside it in its config file.
 
-    Comments read ``name: value   # meaning (unit)``; a parameter not found gets its path.
+    Comments read ``name: value   # meaning (unit)`` or ``(unit; range)``: the axis keeps the unit,
+    the text before the first semicolon; a parameter not found gets its path.
     """
     parts = key.split(".")
     path = CONFIG_DIR / parts[0] / "default.yaml"
@@ -86,7 +87,7 @@ def describe_parameter(key: str) -> Axis:
     if not comment:
         return Axis(key, key, "")
     unit_match = re.search(r"\(([^()]*)\)\s*$", comment)
-    unit = unit_match.group(1) if unit_match else ""
+    unit = unit_match.group(1).split(";")[0].strip() if unit_match else ""
     label = comment[: unit_match.start()].strip() if unit_match else comment
     return Axis(key, f"{key}: {label}" if label else key, unit)
 
