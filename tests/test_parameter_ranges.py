@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 
@@ -267,3 +268,50 @@ def test_a_value_outside_its_range_in_a_calibrated_draw_would_be_caught():
     config = sim.load_config(start.RECORD_SCENARIO)
     with pytest.raises(AssertionError, match="outside its range"):
         _assert_inside(config, "a made-up draw", {"pakistan.reward_violence_level": 51.0})
+
+
+# ------------------------------------------------ the config comments state the same range
+def _range_words(lo: float, hi: float) -> list[str]:
+    """The ways a comment may state [lo, hi]: 0-50, 0-100,000, -1..1, 0 to 2^63 - 1, above 0, at most 100."""
+    def words(x: float) -> str:
+        return "2^63 - 1" if x == sc.MAX_INDEX else f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+    if lo == 1e-9:
+        return [f"above 0, at most {words(hi)}"]
+    out = [f"{words(lo)}-{words(hi)}", f"{words(lo)}..{words(hi)}", f"{words(lo)} to {words(hi)}"]
+    if (lo, hi) == (0, 1):
+        out.append("0 = ")  # "(0 = none, 1 = fully)"
+    return out
+
+
+def _commented_parameters(path) -> list[tuple[str, str]]:
+    """(dotted key, comment with its continuation lines) of every commented ``key: value`` line of a config file."""
+    group = path.parent.name
+    lines, out, stack = path.read_text().splitlines(), [], []
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)(\w+):\s*([^#]*?)\s*(?:#(.*))?$", line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        stack = [(d, k) for d, k in stack if d < indent] + [(indent, m.group(2))]
+        if not m.group(3) or m.group(4) is None:  # a section, or a value without a comment (a group's later entries)
+            continue
+        comment = [m.group(4)] + [next_line for next_line in lines[i + 1:i + 6] if re.match(r"^\s{10,}#", next_line)]
+        out.append((".".join([group] + [k for _, k in stack]), " ".join(comment)))
+    return out
+
+
+@pytest.mark.parametrize("group", ["pakistan", "taliban", "militants", "mediators", "world", "influences",
+                                   "metrics", "sweep"])
+def test_every_parameter_comment_of_the_default_configs_states_its_range(group):
+    stated = 0
+    for dotted, comment in _commented_parameters(CONFIG_DIR / group / "default.yaml"):
+        cls, name = _declared(dotted)
+        fields, hints = sc.schema_of(cls)
+        if name not in fields or _numeric(hints[name]) is None:
+            continue
+        lo, hi = fields[name].metadata["range"]
+        spelled_out = re.search(rf"{lo:g} [a-z ]+\.\. {hi:g} ", comment)  # "(-1 hostile .. 1 cooperative)"
+        assert spelled_out or any(words in comment for words in _range_words(lo, hi)), \
+            f"configs/{group}/default.yaml: {dotted}: the comment does not state its range {_range_words(lo, hi)[0]}"
+        stated += 1
+    assert stated >= 3
