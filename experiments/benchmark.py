@@ -9,6 +9,9 @@ ratio is taken within one run, so a change of machine or load moves both sides):
 
 0. **The public API and a reference**: ``sim.run(...)`` against the model run it wraps,
    ``build_model(config).run().frame()`` with the config loaded once (``api_vs_model``);
+   an outside client, EMA Workbench's ``perform_experiments`` over ``sim.ema_model``
+   (``--ema-experiments`` experiments of 2 seeds; the workbench hands numpy values),
+   against the same runs of the model, configs made beforehand (``ema_vs_model``);
    a 120-month run with collection against 3,600 scalar NumPy draws (30 a month, the
    model's order of magnitude: ``random``, ``normal``, ``poisson``, ``binomial`` in turn
    on one ``Generator``) timed in the same process (``run_vs_reference``; the bare loop's
@@ -109,6 +112,7 @@ class Settings:
     profile_top: int = setting(12, "functions listed from each profile")
     figure_runs: int = setting(3, "runs whose dashboard figure is timed")
     api_runs: int = setting(30, "runs timed each way for api_vs_model")
+    ema_experiments: int = setting(60, "EMA Workbench experiments (2 seeds each) timed for ema_vs_model")
     reference_repeats: int = setting(200, "times the 3,600 reference draws are timed (median)")
     grid_param: str = setting("pakistan.tolerance", "config path swept in the grid")
     grid_low: float = setting(20.0, "lowest value of the grid parameter")
@@ -126,7 +130,7 @@ class Settings:
 
 # --quick: fewer repetitions, but a grid of 40 points x 25 seeds (1,000 runs): large enough
 # that a sweep's start-up (~3 s) does not dominate its ratios; about two minutes.
-QUICK = {"runs": 40, "profile_runs": 10, "figure_runs": 1, "api_runs": 10, "reference_repeats": 50,
+QUICK = {"runs": 40, "profile_runs": 10, "figure_runs": 1, "api_runs": 10, "ema_experiments": 20, "reference_repeats": 50,
          "grid_points": 40, "grid_seeds": 25, "grid_repeats": 1, "scaling_month_runs": 8, "scaling_runs": (100, 200)}
 REFERENCE_DRAWS = 3_600  # scalar NumPy draws of the reference: 30 a month for 120 months
 
@@ -436,6 +440,37 @@ def measure_api(s: Settings) -> dict[str, Any]:
             "api_vs_model": statistics.median(api) / statistics.median(model)}
 
 
+def measure_ema(s: Settings) -> dict[str, Any]:
+    """EMA Workbench's ``perform_experiments`` over ``sim.ema_model`` against the model runs it makes.
+
+    The model side runs the same experiments' runs (same values, same seeds, the columns
+    the outcomes read), with every config made before the clock starts: what is left on the
+    workbench's side is its own bookkeeping, making each config and the metrics.
+    """
+    import logging
+
+    import sim
+    from ema_workbench import perform_experiments
+
+    from sim.analysis.metrics import REQUIRED_COLUMNS
+
+    logging.getLogger("EMA").setLevel(logging.WARNING)
+    model = sim.ema_model(s.scenario, months=s.months, seeds=2, levers=False)
+    seeds = dict((c.name, c.value) for c in model.constants)["seeds"]
+    perform_experiments(model, scenarios=2)  # warm-up, untimed: the workbench's first call, the config caches
+    start = time.perf_counter()
+    experiments, _outcomes = perform_experiments(model, scenarios=s.ema_experiments)
+    ema_s = time.perf_counter() - start
+    names = [u.name for u in model.uncertainties]
+    configs = [load_config(s.scenario, seed, s.months, {n.replace("__", "."): row[n] for n in names})
+               for _, row in experiments.iterrows() for seed in seeds]
+    start = time.perf_counter()
+    for config in configs:
+        PolicyModel(config, collect=REQUIRED_COLUMNS).run()
+    model_s = time.perf_counter() - start
+    return {"ema_experiments_s": ema_s, "ema_model_s": model_s, "ema_vs_model": ema_s / model_s}
+
+
 def reference_draws(rng: np.random.Generator) -> None:
     """3,600 scalar draws, 30 a month for 120 months, of the kinds the model makes."""
     for _ in range(REFERENCE_DRAWS // 4):
@@ -676,6 +711,7 @@ def machine() -> dict[str, Any]:
 TARGETS = {  # figure: (limit, meaning); each checked as figure <= limit, or >= for "min"
     "run_ms": (20.0, "max", "a 120-month default run, ms"),
     "api_vs_model": (1.3, "max", "sim.run / build_model(config).run().frame()"),
+    "ema_vs_model": (1.3, "max", "EMA Workbench's perform_experiments / the model runs it makes"),
     "run_vs_reference": (4.0, "max", "a 120-month run with collection / 3,600 scalar NumPy draws"),
     "sweep_vs_bare": (1.25, "max", "sweep wall / (bare-loop compute / cores); goal 1.10"),
     "sweep_vs_batch_run": (3.0, "min", "sweep throughput / batch_run throughput"),
@@ -685,7 +721,7 @@ TARGETS = {  # figure: (limit, meaning); each checked as figure <= limit, or >= 
 # Every figure of the results file (tests/test_benchmark.py checks that each is there).
 FIGURES = ("date", "machine", "settings", "load_before", "load_after", "run_ms", "bare_run_ms", "stepping_ms",
            "collection_ms", "frame_ms", "write_ms", "figure_ms", "metrics_ms", "sweep_run_ms", "api_run_ms",
-           "api_model_run_ms", "api_vs_model", "reference_ms", "run_vs_reference", "bare_vs_reference", "profile_run_ms",
+           "api_model_run_ms", "api_vs_model", "ema_experiments_s", "ema_model_s", "ema_vs_model", "reference_ms", "run_vs_reference", "bare_vs_reference", "profile_run_ms",
            "profile_top", "profile_write_ms", "profile_write_top", "stage_us_per_month", "month_us",
            "target_month_us", "months_scaling", "months_fit", "sweep",
            "batch_run", "bare_grid_compute_s", "bare_grid_cpu_s", "bare_grid_ideal_wall_s", "sweep_vs_batch_run",
@@ -695,6 +731,7 @@ QUICK_KEYS = ("run_ms", "bare_run_ms", "api_vs_model", "run_vs_reference", "swee
               "grid")  # promised in the --quick line
 
 KEY_FIGURES = ("run_ms", "bare_run_ms", "stepping_ms", "collection_ms", "write_ms", "sweep_run_ms", "api_vs_model",
+               "ema_vs_model",
                "run_vs_reference", "bare_vs_reference", "sweep_vs_batch_run", "sweep_vs_bare", "batch_run_vs_bare",
                "sweep_cpu_vs_bare", "memory_growth")
 
@@ -728,6 +765,8 @@ def report_lines(r: dict[str, Any], previous: dict[str, Any] | None) -> list[str
         f"  sim.run {r['api_run_ms']:.2f} ms vs build_model(config).run().frame() {r['api_model_run_ms']:.2f} ms: "
         f"api_vs_model {r['api_vs_model']:.2f};  reference ({REFERENCE_DRAWS} scalar draws) {r['reference_ms']:.2f} ms: "
         f"run_vs_reference {r['run_vs_reference']:.2f}, bare_vs_reference {r['bare_vs_reference']:.2f}",
+        f"  EMA Workbench, {r['settings']['ema_experiments']} experiments x 2 seeds: {r['ema_experiments_s']:.2f} s "
+        f"vs the model runs {r['ema_model_s']:.2f} s: ema_vs_model {r['ema_vs_model']:.2f}",
         f"  grid {sw['points']} x {sw['seeds']} = {sw['runs']} runs on {r['settings']['cores']} cores: "
         f"sweep {sw['wall_s']:.2f} s ({sw['runs_per_s']:.0f} runs/s, CPU {sw['cpu_s']:.1f} s, "
         f"peak {sw['peak_process_mb']:.0f} MB/process); batch_run {br['wall_s']:.2f} s ({br['runs_per_s']:.0f} runs/s, "
@@ -779,6 +818,8 @@ def run_benchmark(s: Settings, quick: bool) -> dict[str, Any]:
     result.update(measure_run(s))
     note(f"sim.run against the model run it wraps, {s.api_runs} runs each")
     result.update(measure_api(s))
+    note(f"EMA Workbench: {s.ema_experiments} experiments against the model runs they make")
+    result.update(measure_ema(s))
     note(f"reference: {REFERENCE_DRAWS} scalar NumPy draws, {s.reference_repeats} times")
     result.update(measure_reference(s, result["run_ms"], result["bare_run_ms"]))
     note(f"profile of {s.profile_runs} runs")

@@ -19,6 +19,7 @@ from experiments.benchmark import FIGURES, QUICK_KEYS, summary_line
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--runs", "3", "--profile-runs", "2", "--profile-top", "4", "--figure-runs", "1", "--api-runs", "2",
+        "--ema-experiments", "2",
         "--reference-repeats", "3",
         "--grid-points", "2", "--grid-seeds", "2", "--grid-repeats", "1", "--months", "24", "--cores", "1",
         "--scaling-months", "12,24", "--scaling-month-runs", "2", "--scaling-runs", "2,4", "--scaling-seeds", "2"]
@@ -44,7 +45,7 @@ def _is_number(x) -> bool:
 def test_every_figure_is_in_the_results_file(result):
     missing = [k for k in FIGURES if k not in result or result[k] is None]
     assert not missing
-    for key in ("run_ms", "bare_run_ms", "stepping_ms", "write_ms", "sweep_run_ms", "api_vs_model",
+    for key in ("run_ms", "bare_run_ms", "stepping_ms", "write_ms", "sweep_run_ms", "api_vs_model", "ema_vs_model",
                 "run_vs_reference", "bare_vs_reference", "sweep_vs_batch_run", "sweep_vs_bare", "memory_growth"):
         assert _is_number(result[key]) and result[key] > 0, key
     # A difference of two medians (run with collection minus bare run): on a tiny, noisy
