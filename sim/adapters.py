@@ -124,9 +124,19 @@ def stop_joblib_workers() -> None:
     so this reads the module-level ``_executor`` of
     ``joblib.externals.loky.reusable_executor`` (joblib 1.3-1.5): breaks if it is renamed.
     """
+    executor = _joblib_executor()
+    if executor is not None:
+        executor.shutdown(wait=False, kill_workers=True)
+
+
+def joblib_executor_exists() -> bool:
+    """Whether joblib's reusable (loky) executor has been made in this process (same private
+    ``_executor`` as ``stop_joblib_workers``); sim/sweeps/warmup.py waits for it before stopping it."""
+    return _joblib_executor() is not None
+
+
+def _joblib_executor():
     import sys
 
     module = sys.modules.get("joblib.externals.loky.reusable_executor")
-    executor = getattr(module, "_executor", None) if module is not None else None
-    if executor is not None:
-        executor.shutdown(wait=False, kill_workers=True)
+    return getattr(module, "_executor", None) if module is not None else None

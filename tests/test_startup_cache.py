@@ -221,3 +221,25 @@ def test_a_sweep_gives_the_same_table_with_and_without_the_disk_cache(tmp_path):
     assert _entries(folder), "the sweep kept no composition"
     for other in tables[1:]:
         pd.testing.assert_frame_equal(other, tables[0])
+
+
+@pytest.mark.slow  # starts worker processes
+def test_a_sweep_refused_by_one_of_its_points_leaves_no_worker_behind():
+    """The joblib workers start while the points are checked (sim/sweeps/warmup.py); a refused
+    point kills them before the error reaches the user."""
+    import threading
+
+    import psutil
+
+    from sim.sweeps.plan import check_sweep
+
+    with pytest.raises(ConfigError, match="pakistan.tolerance"):
+        check_sweep(["pakistan.tolerance=30.0,-5.0", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+                    start_workers=True)
+    for thread in threading.enumerate():
+        if thread.name == "sweep-warmup":
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "the warm-up is still waiting for workers"
+    workers = [p for p in psutil.Process().children(recursive=True) if "LokyProcess" in " ".join(p.cmdline())]
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive

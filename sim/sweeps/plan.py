@@ -352,7 +352,8 @@ def check_sweep(overrides: list[str], start_workers: bool = False) -> list[list[
     (a sweeper that proposes its own points, e.g. Optuna) the search space is checked
     and ``[]`` returned. Raises ``ConfigError`` with one line (module docstring).
     ``start_workers`` (``python -m sim -m``): with the joblib launcher, its workers are
-    started in the background once the sweep is checked (sim/sweeps/warmup.py).
+    started in the background once the sweep's settings are checked, while its points are
+    (and killed if a point is refused; sim/sweeps/warmup.py).
     """
     parsed = parse_overrides(overrides, with_loader=any("glob(" in line for line in overrides))
     for o in parsed:
@@ -374,10 +375,15 @@ def check_sweep(overrides: list[str], start_workers: bool = False) -> list[list[
     if not is_grid_sweeper(launch_cfg):
         check_search_space(lines)
         return []
-    blocks = plan_blocks(tuple(lines))
-    if start_workers:  # (only once the sweep is known to be good: a refused one starts nothing)
+    if start_workers:  # (its settings are good: the workers start while its points are checked)
         warmup.start(launch_cfg, [o.input_line for o in parsed if not o.is_sweep_override() and is_group(o)
                                   and not is_hydra(o)])
+    try:
+        blocks = plan_blocks(tuple(lines))
+    except ConfigError:
+        if start_workers:
+            warmup.cancel()  # (a refused sweep leaves no process behind)
+        raise
     return [list(b.overrides) for b in blocks]
 
 
