@@ -243,3 +243,24 @@ def test_a_sweep_refused_by_one_of_its_points_leaves_no_worker_behind():
     workers = [p for p in psutil.Process().children(recursive=True) if "LokyProcess" in " ".join(p.cmdline())]
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive
+
+
+def test_a_job_waiting_for_a_point_looks_soon_then_less_and_less_often(tmp_path, monkeypatch):
+    """The end of a sweep: a job waits for the last point another job holds (sim/sweeps/claims.py);
+    it looks again after 10 ms, then twice as long each time up to the poll it was given, and
+    returns at the first look after the release."""
+    from sim.sweeps import claims
+
+    lock = tmp_path / "p.lock"
+    assert claims.try_claim(lock, stale_after=60.0)  # held by this (live) process
+    pauses = []
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        if len(pauses) == 8:
+            claims.release(lock)
+
+    monkeypatch.setattr(claims.time, "sleep", sleep)
+    assert claims.wait_released(lock, stale_after=60.0, poll=0.5)
+    assert pauses == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5]
+    assert not lock.exists()
