@@ -264,3 +264,16 @@ def test_a_job_waiting_for_a_point_looks_soon_then_less_and_less_often(tmp_path,
     assert claims.wait_released(lock, stale_after=60.0, poll=0.5)
     assert pauses == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5]
     assert not lock.exists()
+
+
+def test_a_search_path_of_the_user_s_own_is_never_kept_on_disk(disk, tmp_path, user_folder):
+    """``hydra.searchpath=[file://DIR]`` (a line, or a config file) makes Hydra read folders this
+    process does not list, whose files cannot be in the key: such compositions are not kept."""
+    other = tmp_path / "other"
+    other.mkdir()
+    assert compose(overrides=[f"hydra.searchpath=[file://{other}]"]).scenario.name == "baseline"
+    assert not _entries(disk)
+    path = _write_scenario(user_folder, "41.0")  # (any file naming Hydra's search path, even in a comment)
+    path.write_text(path.read_text() + f"# hydra.searchpath: [file://{other}] would be read too\n")
+    assert load_config("mine").scenario.name == "mine"
+    assert not _entries(disk)

@@ -153,10 +153,13 @@ def environment() -> str:
     """What a composition reads besides the config files and the override lines: the Python,
     Hydra and OmegaConf versions and the installed Hydra plugins (their schemas and config
     files are part of the ``hydra`` branch), by name, time and size of each file."""
-    import hydra_plugins  # (a namespace package: every installed plugin's folder)
-
+    try:
+        import hydra_plugins  # (a namespace package: every installed plugin's folder)
+        roots = sorted({str(p) for p in hydra_plugins.__path__})
+    except ImportError:  # no plugin installed
+        roots = []
     parts = [f"format {DISK_FORMAT}", sys.version, f"hydra {hydra.__version__}", f"omegaconf {omegaconf.__version__}"]
-    for root in sorted({str(p) for p in hydra_plugins.__path__}):
+    for root in roots:
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(files):
@@ -167,16 +170,20 @@ def environment() -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def content_digest(files: tuple[str, ...], stats_: tuple) -> str:
+def content_digest(files: tuple[str, ...], stats_: tuple) -> str | None:
     """A hash of the names and contents of config files, read once per process while their
-    times and sizes (``stats_``) stay the same."""
+    times and sizes (``stats_``) stay the same; None if a file sets Hydra's search path
+    (the composition then reads folders whose files are not in the hash)."""
     h = hashlib.sha256()
     for path in files:
         h.update(path.encode() + b"\0")
         try:
-            h.update(Path(path).read_bytes())
+            content = Path(path).read_bytes()
         except OSError:
-            h.update(b"<unreadable>")
+            content = b"<unreadable>"
+        if b"searchpath" in content:
+            return None
+        h.update(content)
         h.update(b"\0")
     return h.hexdigest()
 

@@ -160,20 +160,30 @@ def _hydra_compose(lines: list[str], return_hydra_config: bool = False) -> DictC
     The caller's own object: composed afresh, or read back from the disk cache when this
     composition was made before, by any process, from the same files (``cache.composed``).
     """
-    if _EXTRA_DIRS and not any(line.startswith("hydra.searchpath=") for line in lines):
+    own_search_path = not any(line.lstrip("+~").startswith("hydra.searchpath") for line in lines)
+    if _EXTRA_DIRS and own_search_path:
         lines = [f"hydra.searchpath=[{','.join(_quote(f'file://{d}') for d in _EXTRA_DIRS)}]", *lines]
-    return cache.composed(_disk_key(lines, return_hydra_config),
-                          lambda: _compose_afresh(lines, return_hydra_config))
+    key = _disk_key(lines, return_hydra_config) if own_search_path else None
+    if key is None:  # (folders this process does not know of: their files are not in the key)
+        return _compose_afresh(lines, return_hydra_config)
+    return cache.composed(key, lambda: _compose_afresh(lines, return_hydra_config))
 
 
-def _disk_key(lines: list[str], return_hydra_config: bool) -> str:
+def _disk_key(lines: list[str], return_hydra_config: bool) -> str | None:
     """Everything a composition reads: the lines, the config files' contents, the folder it runs in
-    (Hydra records it; a relative search path is read from it) and the libraries (``cache.environment``)."""
+    (Hydra records it; a relative search path is read from it) and the libraries (``cache.environment``).
+    None (not kept on disk) when a config file names a search path of its own, or the key cannot be made."""
     dirs = config_dirs()
-    state = _fingerprint(dirs)
-    files = tuple(sorted(os.path.join(folder, name) for folder, name, _, _ in state))
-    return "\n".join([cache.environment(), f"cwd {os.getcwd()}", f"folders {[str(d) for d in dirs]}",
-                      f"configs {cache.content_digest(files, tuple(sorted(state)))}",
+    try:
+        state = _fingerprint(dirs)
+        files = tuple(sorted(os.path.join(folder, name) for folder, name, _, _ in state))
+        digest = cache.content_digest(files, tuple(sorted(state)))
+        cwd = os.getcwd()
+    except OSError:  # (a folder removed meanwhile, the working folder gone): composed afresh
+        return None
+    if digest is None:
+        return None
+    return "\n".join([cache.environment(), f"cwd {cwd}", f"folders {[str(d) for d in dirs]}", f"configs {digest}",
                       f"hydra settings {return_hydra_config}", f"lines {lines!r}"])
 
 
