@@ -380,9 +380,9 @@ def check_sweep(overrides: list[str], start_workers: bool = False) -> list[list[
                                   and not is_hydra(o)])
     try:
         blocks = plan_blocks(tuple(lines))
-    except ConfigError:
+    except BaseException:  # (refused, or interrupted: no worker left behind)
         if start_workers:
-            warmup.cancel()  # (a refused sweep leaves no process behind)
+            warmup.cancel()
         raise
     return [list(b.overrides) for b in blocks]
 
