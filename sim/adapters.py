@@ -129,10 +129,13 @@ def stop_joblib_workers() -> None:
         executor.shutdown(wait=False, kill_workers=True)
 
 
-def joblib_executor_exists() -> bool:
-    """Whether joblib's reusable (loky) executor has been made in this process (same private
-    ``_executor`` as ``stop_joblib_workers``); sim/sweeps/warmup.py waits for it before stopping it."""
-    return _joblib_executor() is not None
+def joblib_executor_running() -> bool:
+    """Whether joblib's reusable (loky) executor exists in this process and is not shut down
+    (same private ``_executor`` as ``stop_joblib_workers``, and its private ``_flags.shutdown``,
+    which loky itself reads to decide whether to make a new one); sim/sweeps/warmup.py waits for
+    it before stopping it."""
+    executor = _joblib_executor()
+    return executor is not None and not getattr(getattr(executor, "_flags", None), "shutdown", False)
 
 
 def _joblib_executor():

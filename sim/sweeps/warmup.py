@@ -28,10 +28,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.adapters import joblib_executor_exists, stop_joblib_workers
+from sim.adapters import joblib_executor_running, stop_joblib_workers
 
 JOBLIB_LAUNCHER = "hydra_joblib_launcher"
-CANCEL_WAIT_SECONDS = 10.0  # how long ``cancel`` waits for a starting pool to exist before it kills it
+CANCEL_WAIT_SECONDS = 10.0  # at most this long ``cancel`` waits for a starting pool to exist, to kill it
 _LOCK = threading.Lock()
 _STATE = {"cancelled": False, "starting": False}  # the warm-up of this process's sweep (one at a time)
 
@@ -89,6 +89,10 @@ def start(launch_cfg: DictConfig, groups: list[str]) -> threading.Thread | None:
             Parallel(**params)(delayed(prepare)(list(groups)) for _ in range(workers))
         except Exception:  # noqa: BLE001 - a head start only (or cancelled); the launcher starts its own workers
             pass
+        with _LOCK:
+            cancelled = _STATE["cancelled"]
+        if cancelled:  # (cancelled while joblib was still making its pool: killed here)
+            stop_joblib_workers()
 
     thread = threading.Thread(target=warm, name="sweep-warmup", daemon=True)
     thread.start()
@@ -108,6 +112,6 @@ def cancel() -> None:
     if not starting:
         return
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
-    while not joblib_executor_exists() and time.monotonic() < deadline:
+    while not joblib_executor_running() and time.monotonic() < deadline:
         time.sleep(0.005)  # (the thread is making the pool: it exists within milliseconds)
     stop_joblib_workers()
