@@ -278,3 +278,17 @@ def test_a_search_path_of_the_user_s_own_is_never_kept_on_disk(disk, tmp_path, u
     path.write_text(path.read_text() + f"# hydra.searchpath: [file://{other}] would be read too\n")
     assert load_config("mine").scenario.name == "mine"
     assert not _entries(disk)
+
+
+@pytest.mark.slow  # two command-line runs in subprocesses
+def test_a_run_folder_with_a_date_resolves_when_its_composition_comes_from_disk(tmp_path):
+    # The second process finds the hydra settings on disk and composes nothing itself: the
+    # resolvers Hydra registers when it composes (${now:...}) must be there all the same.
+    env = {**os.environ, cache.DISK_ENV: str(tmp_path / "compositions")}
+    for _ in range(2):  # the same command twice: the second finds every composition on disk
+        proc = subprocess.run([sys.executable, "-m", "sim", "months=2", "output.figures=false",
+                               "hydra.run.dir=out/run_${now:%Y}"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _entries(tmp_path / "compositions")
+    assert len(list((tmp_path / "out").glob("run_20*/timeseries.csv"))) == 2  # (the second: run_YYYY_2)

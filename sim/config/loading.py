@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
 import os
 import re
 from pathlib import Path
@@ -166,7 +167,17 @@ def _hydra_compose(lines: list[str], return_hydra_config: bool = False) -> DictC
     key = _disk_key(lines, return_hydra_config) if own_search_path else None
     if key is None:  # (folders this process does not know of: their files are not in the key)
         return _compose_afresh(lines, return_hydra_config)
+    _register_hydra_resolvers()
     return cache.composed(key, lambda: _compose_afresh(lines, return_hydra_config))
+
+
+@functools.cache
+def _register_hydra_resolvers() -> None:
+    """The resolvers Hydra registers when it composes (``${now:...}``, ``${hydra:...}``): a composition
+    read back from the disk cache, with no Hydra composition in this process, needs them to resolve."""
+    from hydra.core.utils import setup_globals
+
+    setup_globals()
 
 
 def _disk_key(lines: list[str], return_hydra_config: bool) -> str | None:
