@@ -241,9 +241,20 @@ def test_a_sweep_refused_by_one_of_its_points_leaves_no_worker_behind():
             if thread.name == "sweep-warmup":
                 thread.join(timeout=30)
                 assert not thread.is_alive(), "the warm-up is still waiting for workers"
-        workers = [p for p in psutil.Process().children(recursive=True) if "LokyProcess" in " ".join(p.cmdline())]
+        workers = [p for p in psutil.Process().children(recursive=True) if _is_live_loky_worker(p)]
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive
+
+
+def _is_live_loky_worker(process) -> bool:
+    """A joblib (loky) worker that still runs; an exited one (gone, or a zombie not yet reaped by its
+    parent, e.g. one killed a moment ago or a child of another test) is not."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "LokyProcess" in " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
 
 
 def test_a_job_waiting_for_a_point_looks_soon_then_less_and_less_often(tmp_path, monkeypatch):
